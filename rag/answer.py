@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -16,11 +16,14 @@ import numpy as np
 from .documents import Article
 from .embedders import Embedder
 from .lexical import tokenize
+from .questions import QuestionKind, analyse, is_english  # noqa: F401  (is_english: public here too)
 from .retrieve import Hit
 from .sentences import sentence_spans
 
 REFUSAL_ZH = "资料中没有找到与该问题直接相关的内容。以下是最接近的段落，仅供参考："
 REFUSAL_EN = "The articles do not contain an answer to this question. The closest passages are listed below for reference."
+
+SentenceVectors = Callable[[str, int, int], "np.ndarray | None"]
 
 
 @dataclass
@@ -52,13 +55,12 @@ class Answer:
     refused: bool
     citations: list[Citation]
     confidence: float = 0.0  # the evidence signal in [0, 1]; below the policy's floor the answer is declined
+    reason: str = ""  # why it was declined, for people checking the system
     seconds: float = 0.0
     mode: str = "hybrid"
     backend: str = "extractive"
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
@@ -66,66 +68,71 @@ class Answer:
 class AnswerPolicy:
     """How sentences are chosen and when to decline."""
 
-    max_sentences: int = 4
-    max_chars: int = 360
-    margin: float = 0.08  # keep sentences scoring within this of the best one
-    lexical_weight: float = 0.35
+    max_sentences: int = 3
+    max_chars: int = 320
+    list_sentences: int = 6
+    list_chars: int = 640
+    margin: float = 0.04  # keep sentences scoring within this of the best one
+    lexical_weight: float = 0.5
     min_confidence: float = 0.5
 
 
 @dataclass
 class _Sentence:
     hit: int  # index into hits
+    article_id: str
     start: int  # span in article.text
     end: int
     text: str
+    lead: bool = False  # opens a paragraph that goes on after it
+    note: bool = False  # the author note
     dense: float = 0.0
     lexical: float = 0.0
     score: float = 0.0
 
 
-_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9·\-\.]*[A-Za-z0-9]|[A-Za-z]")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_QUOTED = re.compile(r"[《“\"「]([^》”\"」]{2,20})[》”\"」]")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-# Chinese quantity questions and the units their answers carry.
-_QUANTITY_ZH = re.compile(r"(?:几|多少)(?P<unit>[\u4e00-\u9fff]?)")
-_QUANTITY_EN = re.compile(r"\bhow (?:many|much|long|large|big)\b|\bwhat (?:percentage|share|proportion|number)\b", re.I)
-_HAS_NUMBER = re.compile(r"[\d０-９一二三四五六七八九十百千万亿两]")
-
-
-def is_english(text: str) -> bool:
-    """Mostly Latin letters and no Chinese characters to speak of."""
-    cjk = len(_CJK.findall(text))
-    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
-    return latin > 3 * cjk
-
-
-def anchors(question: str) -> list[str]:
-    """Exact strings that a passage must contain to answer ``question`` (numbers, Latin names and
-    quoted titles written inside a Chinese question)."""
-    if is_english(question):
-        # In an English question only numbers and acronyms carry over verbatim into Chinese text.
-        found = [m for m in _NUMBER.findall(question) if len(m) >= 2]
-        found += [w for w in re.findall(r"\b[A-Z][A-Z0-9]{1,}\b", question)]
-        return found
-    found = _NUMBER.findall(question)
-    found += [m.group(0) for m in _LATIN.finditer(question) if len(m.group(0)) >= 2]
-    found += [q for q in _QUOTED.findall(question)]
-    return list(dict.fromkeys(found))
+_ENDS = re.compile(r"[。！？；!?;…）)”’\"]$")
+_ENUM = re.compile(r"^(?:[一二三四五六七八九十]是|第[一二三四五六七八九十]|首先|其次|再次|最后|[（(]?[一二三四五六七八九十\d][)）、.])")
 
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
+def answer_units(article: Article) -> list[tuple[int, int, bool]]:
+    """Spans of the article's sentences that can carry an answer, with whether each opens a
+    paragraph that continues: body sentences, table rows and the author note; not the headline,
+    the byline or bare subheads, which repeat the question more than they answer it."""
+    text = article.text
+    title_parts = {p for p in article.title.split(" ") if p}
+    out = []
+    para_start = 0
+    spans = sentence_spans(text)
+    for i, (s, e) in enumerate(spans):
+        t = text[s:e]
+        if text.rfind("\n", 0, s) >= para_start or s == 0:
+            para_start = s
+        if not any(ch.isalnum() for ch in t) or len(t) < 4:
+            continue
+        if "|" in t:
+            out.append((s, e, False))
+            continue
+        if t in title_parts or t == article.title or t.startswith("■") or (article.byline and t == article.byline):
+            continue
+        if not _ENDS.search(t) and len(t) <= 40:
+            continue  # a headline-like line without a sentence end
+        nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        opens = s == para_start and "\n" not in text[e:nxt] and len(t) <= 48
+        out.append((s, e, opens))
+    return out
+
+
 class IdfTable:
     """Inverse document frequency of the index's BM25 vocabulary."""
 
     def __init__(self, bm25):
-        self.n_docs = max(1, int(getattr(bm25, "scores", {}).get("num_docs", 0) or 1))
-        indptr = np.asarray(bm25.scores["indptr"])
-        self.df = np.diff(indptr)
+        self.n_docs = max(1, int(bm25.scores.get("num_docs", 1)))
+        self.df = np.diff(np.asarray(bm25.scores["indptr"]))
         self.vocab = bm25.vocab_dict
         self.max_idf = math.log(1 + (self.n_docs + 0.5) / 0.5)
 
@@ -137,7 +144,8 @@ class IdfTable:
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def known(self, token: str) -> bool:
-        return token in self.vocab
+        i = self.vocab.get(token)
+        return i is not None and i < len(self.df) and self.df[i] > 0
 
 
 def _coverage(q_tokens: Sequence[str], text_tokens: set[str], idf: IdfTable) -> float:
@@ -148,98 +156,185 @@ def _coverage(q_tokens: Sequence[str], text_tokens: set[str], idf: IdfTable) -> 
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
-def evidence_confidence(question: str, hits: Sequence[Hit], idf: IdfTable) -> tuple[float, list[str]]:
-    """A score in [0, 1] that the passages hold an answer, and the question's anchors they lack.
+def evidence_confidence(kind: QuestionKind, hits: Sequence[Hit], idf: IdfTable) -> tuple[float, str]:
+    """A score in [0, 1] that the passages hold an answer, and the reason when they do not.
 
-    It combines the best dense cosine, how much of the question's specific vocabulary the best
-    passages contain (weighted by IDF), and whether the numbers and names the question insists on
-    are present at all."""
+    Topic: the best dense cosine and how much of the question's specific vocabulary the best
+    passages hold (weighted by IDF). Then the hard checks: the numbers and names the question
+    insists on must stand in one passage, and the thing a quantity question measures must be
+    a word the corpus knows."""
     if not hits:
-        return 0.0, []
-    joined = _norm(" ".join(h.chunk.embed_text() for h in hits))
-    missing = [a for a in anchors(question) if _norm(a) not in joined]
+        return 0.0, "nothing was retrieved"
     best_dense = max((h.dense for h in hits if h.dense is not None), default=None)
-    if is_english(question):
-        # Only the dense signal crosses languages. e5-small cosines: ~0.80+ on topic, ~0.75 off.
-        signal = 0.0 if best_dense is None else (best_dense - 0.79) * 40
+    if kind.english:
+        # Only the dense signal crosses languages; e5-small puts on-topic English questions
+        # at cosine ~0.76+ to Chinese passages.
+        signal = 0.0 if best_dense is None else (best_dense - 0.74) * 60
+        coverage = 0.0
     else:
-        q_tokens = list(dict.fromkeys(tokenize(question)))
-        per_hit = [_coverage(q_tokens, set(tokenize(h.chunk.embed_text())), idf) for h in hits[:3]]
-        cov = max(per_hit, default=0.0)
-        signal = (cov - 0.55) * 10
+        q_tokens = list(dict.fromkeys(tokenize(kind.text)))
+        coverage = max((_coverage(q_tokens, set(tokenize(h.chunk.embed_text())), idf) for h in hits[:5]), default=0.0)
+        signal = (coverage - 0.35) * 8
         if best_dense is not None:
-            signal += (best_dense - 0.80) * 20
-    if missing:
-        signal -= 4.0
-    return _sigmoid(signal), missing
+            signal += (best_dense - 0.84) * 40
+    confidence = _sigmoid(signal)
+    if kind.anchors:
+        texts = [_norm(h.chunk.embed_text()) for h in hits]
+        # One passage must hold them all, unless the question asks about several things at once.
+        together = any(all(_norm(a) in t for a in kind.anchors) for t in texts)
+        spread = all(any(_norm(a) in t for t in texts) for a in kind.anchors)
+        if not (together or (kind.wants_several and spread)):
+            missing = [a for a in kind.anchors if not any(_norm(a) in t for t in texts)]
+            return min(confidence, 0.1), f"no passage mentions {', '.join(missing) or ' and '.join(kind.anchors)} together"
+    unknown = [w for w in kind.measured if not idf.known(w)]
+    if unknown:
+        return min(confidence, 0.1), f"the articles never mention {'、'.join(unknown)}"
+    if confidence < 0.5:
+        return confidence, "the passages are not about this question"
+    return confidence, ""
 
 
-def _candidate_sentences(hits: Sequence[Hit], articles: dict[str, Article]) -> list[_Sentence]:
+def _candidates(
+    hits: Sequence[Hit], articles: dict[str, Article], with_notes: bool, whole: set[str] = frozenset()
+) -> list[_Sentence]:
+    """Answer sentences inside the retrieved passages (all of an article's for those in ``whole``)."""
     seen: set[tuple[str, int]] = set()
     out = []
+    units_of: dict[str, list[tuple[int, int, bool]]] = {}
     for i, hit in enumerate(hits):
         c = hit.chunk
         article = articles.get(c.article_id)
-        text = article.text if article else c.text
-        base = c.start if article else 0
-        for s, e in sentence_spans(text, base, base + len(c.text)):
-            if (c.article_id, s) in seen or e - s < 4:
+        if article is None:
+            continue
+        if c.article_id not in units_of:
+            units_of[c.article_id] = answer_units(article)
+        for s, e, lead in units_of[c.article_id]:
+            inside = (c.start <= s and e <= c.end) or c.article_id in whole
+            is_note = bool(article.note) and article.text[s:e].strip() in article.note
+            if not inside and not (with_notes and is_note):
+                continue
+            if (c.article_id, s) in seen:
                 continue
             seen.add((c.article_id, s))
-            out.append(_Sentence(hit=i, start=s, end=e, text=text[s:e]))
+            out.append(
+                _Sentence(hit=i, article_id=c.article_id, start=s, end=e, text=article.text[s:e], lead=lead, note=is_note)
+            )
     return out
 
 
-def _score_sentences(
-    question: str, sentences: list[_Sentence], embedder: Embedder | None, idf: IdfTable, policy: AnswerPolicy,
+def _score(
+    kind: QuestionKind,
+    sentences: list[_Sentence],
+    hits: Sequence[Hit],
+    embedder: Embedder | None,
+    idf: IdfTable,
+    policy: AnswerPolicy,
     query_vector: np.ndarray | None,
+    stored: SentenceVectors | None,
 ) -> None:
-    q_tokens = list(dict.fromkeys(tokenize(question)))
-    english = is_english(question)
+    q_tokens = list(dict.fromkeys(tokenize(kind.text)))
+    dense = np.zeros(len(sentences), dtype=np.float32)
     if embedder is not None and sentences:
-        q = query_vector if query_vector is not None else embedder.encode_queries([question])[0]
-        vecs = embedder.encode_passages([s.text for s in sentences])
-        dense = vecs @ q
-    else:
-        dense = np.zeros(len(sentences))
-    for s, d in zip(sentences, dense):
+        q = query_vector if query_vector is not None else embedder.encode_queries([kind.text])[0]
+        vecs: list[np.ndarray | None] = [
+            stored(s.article_id, s.start, s.end) if stored else None for s in sentences
+        ]
+        missing = [i for i, v in enumerate(vecs) if v is None]
+        if missing:
+            fresh = embedder.encode_passages([sentences[i].text for i in missing])
+            for i, v in zip(missing, fresh):
+                vecs[i] = v
+        dense = np.stack(vecs) @ q
+    token_sets = [set(tokenize(s.text)) for s in sentences]
+    # A question word that most candidate sentences share (the topic, a title they all repeat)
+    # tells them apart less than one only a few hold: weigh words by rarity among the candidates.
+    n = len(sentences)
+    local = {t: math.log((n + 1) / (sum(t in ts for ts in token_sets) + 0.5)) for t in q_tokens}
+    weight = lambda t: idf(t) * max(local.get(t, 0.0), 0.0)  # noqa: E731
+    total = sum(weight(t) for t in q_tokens) or 1.0
+    for s, d, ts in zip(sentences, dense, token_sets):
         s.dense = float(d)
-        s.lexical = 0.0 if english else _coverage(q_tokens, set(tokenize(s.text)), idf)
-        # A small prior for passages the retriever ranked first.
-        s.score = s.dense + policy.lexical_weight * s.lexical - 0.01 * s.hit
+        s.lexical = 0.0 if kind.english else sum(weight(t) for t in q_tokens if t in ts) / total
+        s.score = s.dense + policy.lexical_weight * s.lexical - 0.005 * s.hit
+        if kind.unit_pattern and kind.unit_pattern.search(s.text):
+            s.score += 0.03  # states a quantity in the unit the question asks for
+        if kind.about_author and s.note:
+            s.score += 0.1
 
 
-def _select(sentences: list[_Sentence], question: str, policy: AnswerPolicy) -> list[_Sentence]:
+def _select(
+    kind: QuestionKind, sentences: list[_Sentence], policy: AnswerPolicy, part_best: list[_Sentence] = ()
+) -> list[_Sentence]:
     if not sentences:
         return []
     ranked = sorted(sentences, key=lambda s: -s.score)
-    wants_number = bool(_QUANTITY_ZH.search(question) or _QUANTITY_EN.search(question))
-    if wants_number:
-        # A quantity question is answered by a sentence that states a quantity.
-        with_number = [s for s in ranked if _HAS_NUMBER.search(s.text)]
-        if with_number and with_number[0].score >= ranked[0].score - policy.margin:
-            ranked.remove(with_number[0])
-            ranked.insert(0, with_number[0])
-    best = ranked[0].score
-    chosen = [ranked[0]]
-    used = len(ranked[0].text)
+    best = ranked[0]
+    wide = kind.wants_list or kind.wants_several or bool(kind.parts)
+    limit = policy.list_sentences if wide else policy.max_sentences
+    budget = policy.list_chars if wide or kind.wants_reasons else policy.max_chars
+    chosen = [best]
+    for s in part_best:
+        if all(s is not c for c in chosen):
+            chosen.append(s)
+    if kind.unit_pattern and not kind.unit_pattern.search(best.text):
+        # A quantity question is answered by a sentence that states a quantity in its unit.
+        stating = [s for s in ranked if kind.unit_pattern.search(s.text) and s.score >= best.score - 3 * policy.margin]
+        if not stating:
+            return []
+        chosen = [stating[0], best]
+    if kind.wants_list:
+        chosen += [s for s in _list_items(kind, best, sentences, policy) if s not in chosen]
+    used = sum(len(s.text) for s in chosen)
     for s in ranked[1:]:
-        if len(chosen) >= policy.max_sentences or s.score < best - policy.margin:
+        if len(chosen) >= limit or s.score < best.score - policy.margin:
             break
-        if used + len(s.text) > policy.max_chars:
+        if s in chosen or used + len(s.text) > budget:
             continue
         chosen.append(s)
         used += len(s.text)
-    return chosen
+    return chosen[: max(limit, len(chosen))]
+
+
+def _list_items(kind: QuestionKind, best: _Sentence, sentences: list[_Sentence], policy: AnswerPolicy) -> list[_Sentence]:
+    """For a question that asks for several items: the enumeration (一是…二是…) of the best
+    sentence's paragraph, or the parallel paragraph leads of its article (the first paragraph,
+    an introduction, excepted)."""
+    article = sorted((s for s in sentences if s.article_id == best.article_id), key=lambda s: s.start)
+    if not article:
+        return []
+    para = [s for s in article if _same_paragraph(best, s, article)]
+    enum = [s for s in para if s is not best and _ENUM.search(s.text)]
+    leads = [s for s in article if s.lead and s.start > article[0].start and s is not best]
+    leads = [s for s in leads if s.start != _first_paragraph_start(article)]
+    floor = best.score - 3 * policy.margin
+    if (kind.wants_sections or best.lead) and len(leads) >= 2 and sum(s.score >= floor for s in leads) >= 2:
+        return leads[: policy.list_sentences - 1]
+    if len(enum) >= 2:
+        return enum[: policy.list_sentences - 1]
+    return []
+
+
+def _first_paragraph_start(article: list[_Sentence]) -> int:
+    return article[0].start
+
+
+def _same_paragraph(a: _Sentence, b: _Sentence, article: list[_Sentence]) -> bool:
+    """Whether no paragraph lead stands between the two sentences."""
+    lo, hi = sorted((a.start, b.start))
+    return not any(s.lead and lo < s.start <= hi for s in article)
 
 
 def _citation(n: int, hit: Hit, articles: dict[str, Article], highlights: list[tuple[int, int]]) -> Citation:
     c = hit.chunk
     article = articles.get(c.article_id)
-    lines = article.lines_for(c.start, c.end) if article else (0, 0)
+    # The cited span grows to cover a highlighted author note outside the passage.
+    start = min([c.start] + [s for s, _ in highlights])
+    end = max([c.end] + [e for _, e in highlights])
+    lines = article.lines_for(start, end) if article else (0, 0)
+    passage = article.text[start:end] if article else c.text
     return Citation(
         n=n,
         chunk_id=c.id,
@@ -249,10 +344,10 @@ def _citation(n: int, hit: Hit, articles: dict[str, Article], highlights: list[t
         file=c.file,
         line_start=lines[0],
         line_end=lines[1],
-        passage=c.text,
-        start=c.start,
-        end=c.end,
-        highlights=highlights,
+        passage=passage,
+        start=start,
+        end=end,
+        highlights=sorted(highlights),
         score=hit.score,
     )
 
@@ -265,23 +360,38 @@ def extractive_answer(
     idf: IdfTable,
     policy: AnswerPolicy = AnswerPolicy(),
     query_vector: np.ndarray | None = None,
+    sentence_vectors: SentenceVectors | None = None,
 ) -> Answer:
     """An answer made of the passages' own sentences, each followed by its citation ``[n]``;
     a plain refusal with the nearest passages when the evidence is too weak."""
-    confidence, missing = evidence_confidence(question, hits, idf)
-    refusal = REFUSAL_EN if is_english(question) else REFUSAL_ZH
+    kind = analyse(question)
+    confidence, reason = evidence_confidence(kind, hits, idf)
+    refusal = REFUSAL_EN if kind.english else REFUSAL_ZH
     if not hits or confidence < policy.min_confidence:
         nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
-        return Answer(question, question, refusal, True, nearest, confidence)
+        return Answer(question, question, refusal, True, nearest, round(confidence, 4), reason)
 
-    sentences = _candidate_sentences(hits, articles)
-    _score_sentences(question, sentences, embedder, idf, policy, query_vector)
-    chosen = _select(sentences, question, policy)
+    whole = {h.chunk.article_id for h in hits[:1]} if kind.wants_list else set()
+    sentences = _candidates(hits, articles, with_notes=kind.about_author, whole=whole)
+    _score(kind, sentences, hits, embedder, idf, policy, query_vector, sentence_vectors)
+    part_best = []
+    if kind.parts and embedder is not None:
+        # Each sub-question gets its own best sentence, so that the answer covers every part.
+        whole_scores = [s.score for s in sentences]
+        for part in kind.parts:
+            _score(analyse(part), sentences, hits, embedder, idf, policy, None, sentence_vectors)
+            part_best.append(max(sentences, key=lambda s: s.score))
+        for s, score in zip(sentences, whole_scores):
+            s.score = score
+    chosen = _select(kind, sentences, policy, part_best)
+    if not chosen:
+        nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
+        return Answer(question, question, refusal, True, nearest, 0.1, f"no passage states a quantity in {kind.unit}")
     # Read in the order the articles tell it: article by first use, then position in the article.
-    first_use = {}
-    for s in chosen:
-        first_use.setdefault(hits[s.hit].chunk.article_id, len(first_use))
-    chosen.sort(key=lambda s: (first_use[hits[s.hit].chunk.article_id], s.start))
+    first_use: dict[str, int] = {}
+    for s in sorted(chosen, key=lambda s: -s.score):
+        first_use.setdefault(s.article_id, len(first_use))
+    chosen.sort(key=lambda s: (first_use[s.article_id], s.start))
 
     numbers: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
@@ -291,8 +401,8 @@ def extractive_answer(
         highlights.setdefault(s.hit, []).append((s.start, s.end))
         parts.append(f"{s.text}[{n}]")
     citations = [_citation(n, hits[i], articles, highlights[i]) for i, n in sorted(numbers.items(), key=lambda kv: kv[1])]
-    joiner = " " if is_english(question) else ""
-    return Answer(question, question, joiner.join(parts), False, citations, confidence)
+    joiner = " " if kind.english else ""
+    return Answer(question, question, joiner.join(parts), False, citations, round(confidence, 4))
 
 
 # The answer-backend seam: name -> function with the signature of ``extractive_answer``.

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import logging
+
 import bm25s
 import numpy as np
 
 from .lexical import tokenize
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG otherwise
 
 
 def build_bm25(texts: Sequence[str]) -> bm25s.BM25:

@@ -93,6 +93,7 @@ def chunk_article(article: Article, count: TokenCounter, settings: ChunkSettings
                 end=end,
                 text=article.text[start:end],
                 ordinal=n,
+                byline=article.byline,
             )
         )
     return chunks

@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--details", action="store_true", help="also list every question's outcome")
+    p.add_argument("--bench", type=Path, default=None,
+                   help="a benchmark folder (passages.jsonl + questions.jsonl), indexed into an index of its own")
+    p.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
+    p.add_argument("--compare", action="store_true",
+                   help="run bm25-only, dense-only, hybrid and the LlamaIndex baseline on the same questions")
+    p.add_argument("--peer-limit", type=int, default=None, help="ask the LlamaIndex baseline only the first N questions")
+    p.add_argument("--plot", type=Path, default=None, help="write a PNG of recall@k per system")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -171,18 +178,29 @@ def cmd_chat(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.bench is not None:
+        return _eval_bench(args)
     from tqdm import tqdm
 
     from .evaluate import evaluate, format_table, load_questions
 
     if args.questions is None:
-        print("error: give a question file, e.g. `rag eval ../shared/eval/dev.jsonl`", file=sys.stderr)
+        print("error: give a question file, e.g. `rag eval ../shared/eval/dev.jsonl`, or --bench DIR", file=sys.stderr)
         return 2
     questions = load_questions(args.questions)
+    if args.limit is not None:
+        questions = questions[: max(args.limit, 1)]
+    if args.compare:
+        return _eval_dev_compare(args, questions)
     engine = _open(args)
     bar = tqdm(total=len(questions), desc="evaluating", unit="q", disable=args.json and not sys.stderr.isatty())
     report = evaluate(engine, questions, k=args.top_k, mode=args.mode, progress=lambda d, t: bar.update(1))
     bar.close()
+    if args.plot:
+        from .bench import dev_curve, plot_recall_curves
+
+        plot_recall_curves([{"system": f"yuwen-{args.mode}", "curve": dev_curve(report["outcomes"])}], args.plot,
+                           title=f"{args.questions.name}: recall@k")
     if args.json:
         out = {"n": report["n"], "overall": report["overall"], "by_type": report["by_type"]}
         if args.details:
@@ -194,6 +212,130 @@ def cmd_eval(args) -> int:
         if args.details:
             for o in report["outcomes"]:
                 print(asdict(o))
+    return 0
+
+
+def _peer(args, documents, questions_note: str):
+    """The LlamaIndex baseline built over ``documents``, or None (with a message) when its packages are missing."""
+    from .bench import BenchError, LlamaIndexSystem, peer_model_for
+    from .config import Settings
+
+    embedder = args.embedder or Settings().embedder
+    folder, qi, ti = peer_model_for(embedder)
+    print(f"building the LlamaIndex baseline ({questions_note}) ...", file=sys.stderr)
+    try:
+        return LlamaIndexSystem.build(documents, folder, query_instruction=qi, text_instruction=ti)
+    except BenchError as exc:
+        print(f"warning: LlamaIndex baseline skipped: {exc}", file=sys.stderr)
+        return None
+
+
+def _eval_bench(args) -> int:
+    """`rag eval --bench DIR`: index the benchmark's passages into their own index, ask, score."""
+    from tqdm import tqdm
+
+    from .bench import (
+        YuwenSystem,
+        ensure_bench_index,
+        evaluate_systems,
+        format_comparison,
+        load_bench,
+        open_bench_engine,
+        plot_recall_curves,
+        report_json,
+    )
+    from .chunking import ChunkSettings
+    from .config import Settings
+
+    bench = load_bench(args.bench, limit=args.limit)
+    settings = Settings()
+    embedder = args.embedder or settings.embedder
+    quiet = args.json and not sys.stderr.isatty()
+    bar, update = _progress_bar(f"indexing {bench.name}")
+    try:
+        index_dir, built = ensure_bench_index(bench, args.index, embedder=embedder, chunking=ChunkSettings(),
+                                              progress=update)
+    finally:
+        bar.close()
+    engine = open_bench_engine(index_dir, embedder=embedder, chunking=ChunkSettings())
+    m = engine.manifest
+    print(f"{'built' if built else 'reused'} benchmark index {index_dir} ({m.articles} passages, {m.chunks} chunks, "
+          f"{m.build_seconds:.1f} s to build)", file=sys.stderr)
+    modes = ["bm25", "dense", "hybrid"] if args.compare else [args.mode]
+    systems = [YuwenSystem(engine, mode) for mode in modes]
+    limits = {}
+    peer = None
+    if args.compare:
+        peer = _peer(args, list(bench.passage_texts().items()), f"{len(bench.passages)} passages")
+        if peer is not None:
+            systems.append(peer)
+            if args.peer_limit is not None:
+                limits[peer.name] = args.peer_limit
+    # Question by question, every system in turn: load from elsewhere falls on all alike.
+    bar = tqdm(total=len(bench.questions), desc=" + ".join(s.name for s in systems), unit="q", disable=quiet)
+    results = evaluate_systems(systems, bench, progress=lambda d, t: bar.update(1), limits=limits)
+    bar.close()
+    for r in results:
+        r["build_seconds"], r["chunks"] = (peer.build_seconds, peer.chunks) if peer and r["system"] == peer.name \
+            else (m.build_seconds, m.chunks)
+    if args.plot:
+        plot_recall_curves(results, args.plot, title=f"{bench.name}: recall@k of the gold passage ({len(bench.questions)} questions)")
+    if args.json:
+        out = report_json(results, bench, details=args.details, embedder=m.embedder_id, index=str(index_dir))
+        if len(results) == 1:  # the dev-set eval's shape too
+            out["overall"] = results[0]["overall"]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(f"{bench.folder}: {len(bench.questions)} questions, {len(bench.passages)} passages, embedder={m.embedder_id}")
+        print(format_comparison(results))
+        for r in results:
+            if "build_seconds" in r:
+                print(f"  {r['system']}: {r['chunks']} chunks, index built in {r['build_seconds']:.1f} s"
+                      + (f"; {r['n']} questions" if r["n"] != len(bench.questions) else ""))
+    return 0
+
+
+def _eval_dev_compare(args, questions: list[dict]) -> int:
+    """`rag eval dev.jsonl --compare`: our three retrieval modes and the LlamaIndex baseline on the dev set."""
+    from tqdm import tqdm
+
+    from .bench import (
+        YuwenSystem,
+        dev_curve,
+        dev_retrieval_latency,
+        evaluate_dev_retrieval_only,
+        format_comparison,
+        plot_recall_curves,
+        report_json,
+    )
+    from .config import Settings
+    from .evaluate import evaluate
+
+    engine = _open(args)
+    quiet = args.json and not sys.stderr.isatty()
+    results = []
+    for mode in ("bm25", "dense", "hybrid"):
+        system = YuwenSystem(engine, mode)
+        system.reset()
+        bar = tqdm(total=len(questions), desc=system.name, unit="q", disable=quiet)
+        report = evaluate(engine, questions, k=args.top_k, mode=mode, progress=lambda d, t: bar.update(1))
+        bar.close()
+        overall = dict(report["overall"])
+        overall.update(dev_retrieval_latency(system, questions))
+        results.append({"system": system.name, "n": report["n"], "overall": overall, "curve": dev_curve(report["outcomes"])})
+    corpus = Path(args.corpus or Settings().corpus_dir)
+    peer = _peer(args, corpus, f"SimpleDirectoryReader over {corpus}/")
+    if peer is not None:
+        result = evaluate_dev_retrieval_only(peer, questions)
+        result["build_seconds"], result["chunks"] = peer.build_seconds, peer.chunks
+        results.append(result)
+    if args.plot:
+        plot_recall_curves(results, args.plot, title=f"{args.questions.name}: recall@k of an evidence passage")
+    if args.json:
+        print(json.dumps(report_json(results, None, questions=str(args.questions)), ensure_ascii=False, indent=2))
+    else:
+        print(f"{args.questions}: {len(questions)} questions, embedder={engine.manifest.embedder_id}")
+        print(format_comparison(results))
     return 0
 
 

@@ -48,9 +48,12 @@ class Chunk:
     end: int
     text: str
     ordinal: int = 0
+    byline: str = ""
 
     def embed_text(self) -> str:
-        """What the embedder and BM25 see: the passage with its article title for context."""
+        """What the embedder and BM25 see: the passage under its article's title and byline, so
+        that a passage far from its headline still says what and whose article it is from."""
+        head = self.title + (f"（{self.byline}）" if self.byline else "")
         if self.text.startswith(self.title):
             return self.text
-        return f"{self.title}\n{self.text}"
+        return f"{head}\n{self.text}"

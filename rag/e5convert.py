@@ -260,7 +260,8 @@ def _read_e5s1(data: memoryview) -> E5S1:
     q4_rows = {"emb.word": (VOC, H)}
     shapes = {"emb.pos": (MAXP, H), "emb.type": (TVS, H), "emb.ln.w": (H,), "emb.ln.b": (H,)}
     for layer in range(NL):
-        for name, shape in (("q", (H, H)), ("k", (H, H)), ("v", (H, H)), ("ao", (H, H)), ("fi", (FF, H)), ("fo", (H, FF))):
+        matrices = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+        for name, shape in matrices.items():
             q4_rows[f"l{layer}.{name}.w"] = shape
             shapes[f"l{layer}.{name}.b"] = (shape[0],)
         for name in ("aln", "oln"):

@@ -158,7 +158,8 @@ class Engine:
         hits = self.search(rewritten, k=int(k), mode=mode)
         qv = self.query_vector(rewritten)
         answer = BACKENDS[backend](
-            rewritten, hits, self.reader.articles(), self.embedder, self.idf, self.policy, query_vector=qv
+            rewritten, hits, self.reader.articles(), self.embedder, self.idf, self.policy,
+            query_vector=qv, sentence_vectors=self.reader.sentence_vector,
         )
         answer.question = asked
         answer.rewritten = rewritten

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from .bm25 import load_bm25, save_bm25
 from .documents import Article, Chunk
 from .vectors import load_vectors, save_vectors
@@ -53,6 +55,7 @@ class Manifest:
     built_at: str
     build_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    sentences: int = 0  # answer sentences with stored vectors
 
     @classmethod
     def from_json(cls, text: str) -> "Manifest":
@@ -90,6 +93,7 @@ CREATE TABLE articles (id TEXT PRIMARY KEY, file TEXT, title TEXT, byline TEXT, 
                        title_inferred INTEGER, text TEXT, segments TEXT, ordinal INTEGER);
 CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT UNIQUE, article_id TEXT, ordinal INTEGER,
                      start INTEGER, "end" INTEGER, text TEXT);
+CREATE TABLE sentences (row INTEGER PRIMARY KEY, article_id TEXT, start INTEGER, "end" INTEGER);
 """
 
 
@@ -100,6 +104,8 @@ def write_index(
     chunks: list[Chunk],
     vectors,  # faiss.Index with ids = chunk rows
     bm25,
+    sentences: list[tuple[str, int, int]] | None = None,
+    sentence_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write a complete build beside the live one, then make it live atomically. Returns its folder."""
     index_dir = Path(index_dir)
@@ -121,8 +127,11 @@ def write_index(
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
             ((row, c.id, c.article_id, c.ordinal, c.start, c.end, c.text) for row, c in enumerate(chunks)),
         )
+        db.executemany("INSERT INTO sentences VALUES (?,?,?,?)", ((i, *u) for i, u in enumerate(sentences or [])))
         db.commit()
         db.close()
+        if sentence_vectors is not None:
+            np.save(tmp / "sentences.npy", np.asarray(sentence_vectors, dtype=np.float32))
         save_vectors(vectors, tmp / "vectors.faiss")
         save_bm25(bm25, tmp / "bm25")
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
@@ -211,6 +220,19 @@ class IndexReader:
             )
         self._lock = threading.Lock()
         self._articles: dict[str, Article] | None = None
+        self._sentence_rows: dict[tuple[str, int, int], int] | None = None
+        self._sentence_vectors: np.ndarray | None = None
+
+    def sentence_vector(self, article_id: str, start: int, end: int) -> np.ndarray | None:
+        """The stored vector of the sentence ``article.text[start:end]``, if the build has one."""
+        if self._sentence_rows is None:
+            path = self.build / "sentences.npy"
+            with self._lock:
+                rows = self._db.execute('SELECT row, article_id, start, "end" FROM sentences').fetchall()
+            self._sentence_vectors = np.load(path, mmap_mode="r") if path.is_file() else None
+            self._sentence_rows = {(a, s, e): r for r, a, s, e in rows} if self._sentence_vectors is not None else {}
+        row = self._sentence_rows.get((article_id, start, end))
+        return None if row is None else np.asarray(self._sentence_vectors[row])
 
     def chunks(self, rows: Iterable[int]) -> list[Chunk]:
         """The chunks stored at ``rows``, in that order."""
@@ -219,12 +241,13 @@ class IndexReader:
             return []
         with self._lock:
             found = self._db.execute(
-                f"SELECT c.row, c.id, c.article_id, c.ordinal, c.start, c.\"end\", c.text, a.title, a.file "
+                f"SELECT c.row, c.id, c.article_id, c.ordinal, c.start, c.\"end\", c.text, a.title, a.file, a.byline "
                 f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.row IN ({','.join('?' * len(rows))})",
                 rows,
             ).fetchall()
         by_row = {
-            r[0]: Chunk(id=r[1], article_id=r[2], ordinal=r[3], start=r[4], end=r[5], text=r[6], title=r[7], file=r[8])
+            r[0]: Chunk(id=r[1], article_id=r[2], ordinal=r[3], start=r[4], end=r[5], text=r[6], title=r[7], file=r[8],
+                         byline=r[9])
             for r in found
         }
         return [by_row[r] for r in rows if r in by_row]

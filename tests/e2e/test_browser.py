@@ -55,7 +55,7 @@ def in_viewport(page, selector: str) -> bool:
 def test_page_opens_with_examples_and_settings(page):
     assert "渝问" in page.title()
     assert page.get_by_text("重庆工业经济“十五五”期间要迈上多大的规模台阶？").count() >= 1
-    assert page.get_by_text("What is the education large model developed by Chongqing Nankai").count() >= 1
+    assert page.get_by_text("What is the education large model developed by Chongqing Nan").count() >= 1
     page.screenshot(path=str(SHOTS / "01-start.png"))
     page.click("#yw-settings button, #yw-settings .label-wrap")
     status = page.locator("#yw-status")

@@ -1,0 +1,122 @@
+"""What kind of answer a question asks for: a quantity, a list, the author, an exact name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import jieba.posseg as pseg
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9·\-]*[A-Za-z0-9]")
+_QUOTED = re.compile(r"[《“\"「]([^》”\"」]{2,20})[》”\"」]")
+# 几/多少 followed by a measure word; 哪几 asks for a list, not a number.
+_QUANTITY_ZH = re.compile(r"(?<![哪这那])(?:几|多少)(?P<unit>[天日年月条项位名人个家次元所座种批台辆件篇倍期届])")
+_MEASURE_ZH = re.compile(r"(?<![哪这那])(?:几|多少|多大|多高|多长|多久|多重|多远)")
+_PEOPLE_EN = re.compile(r"\bhow many (?:employees|people|workers|staff|persons|students|teachers|residents)\b", re.I)
+_DAYS_EN = re.compile(r"\bhow many days\b", re.I)
+_LIST = re.compile(
+    r"哪几|哪些|几个方面|几种|哪[一二三四五六七八九十]|什么途径|什么措施|什么做法|具体做法|"
+    r"\bwhich (?:fields|areas|ways|measures)\b|\bwhat (?:measures|steps|ways)\b",
+    re.I,
+)
+_HOW = re.compile(r"怎样|如何|怎么|为什么|为何|\bhow\b|\bwhy\b", re.I)
+_PARTS = re.compile(r"[？?；;]")
+_SECTIONS = re.compile(r"哪几个方面|哪些方面|几个方面|哪几方面|哪些途径|什么途径|哪几条|哪些路径")
+_SEVERAL = re.compile(r"分别|各自|两篇|和.{1,12}两|both|respectively|\band\b.*\?", re.I)
+_AUTHOR = re.compile(r"作者|单位|任职|哪所(?:高校|大学|学校)|来自哪|author", re.I)
+# Units as they appear in the answer: a number (digits or Chinese numerals) then the unit.
+_NUM = r"[\d０-９一二三四五六七八九十百千万亿两]+(?:\.\d+)?[万亿千百]*"
+
+
+@dataclass(frozen=True)
+class QuestionKind:
+    """The shape of the answer a question asks for."""
+
+    text: str
+    english: bool
+    anchors: tuple[str, ...] = ()  # strings a passage must contain (numbers, Latin names, quoted titles)
+    unit: str = ""  # the measure word of a quantity question (条 in 多少条)
+    measured: tuple[str, ...] = ()  # the nouns a quantity question measures (参数 in 参数规模有多大)
+    wants_list: bool = False
+    wants_sections: bool = False  # asks for the parallel parts of an argument (哪几个方面)
+    wants_several: bool = False
+    wants_reasons: bool = False  # how / why: an explanation takes more than one sentence
+    parts: tuple[str, ...] = ()  # the sub-questions of a question that asks two things
+    about_author: bool = False
+    unit_pattern: re.Pattern | None = field(default=None, compare=False)
+
+
+def is_english(text: str) -> bool:
+    """Mostly Latin letters and no Chinese characters to speak of."""
+    cjk = len(_CJK.findall(text))
+    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return latin > 3 * cjk
+
+
+def _anchors(question: str, english: bool) -> tuple[str, ...]:
+    if english:
+        # Only numbers and acronyms carry over verbatim from an English question into Chinese text.
+        # ("15th Five-Year Plan" is 十五五 in Chinese text: only long numbers such as years carry over.)
+        found = [m for m in _NUMBER.findall(question) if len(m) >= 3]
+        found += re.findall(r"\b[A-Z][A-Z0-9]{1,}\b", question)
+    else:
+        found = _NUMBER.findall(question)
+        found += [m.group(0) for m in _LATIN.finditer(question)]
+        found += _QUOTED.findall(question)
+    return tuple(dict.fromkeys(found))
+
+
+def _measured_nouns(question: str) -> tuple[str, ...]:
+    """The nouns right before 多大/多少/几…: what the question measures."""
+    m = _MEASURE_ZH.search(question)
+    if not m:
+        return ()
+    words = list(pseg.cut(question[: m.start()]))
+    nouns: list[str] = []
+    for w in reversed(words):
+        if w.flag in ("uj", "ul", "v", "d", "p") and not nouns and w.word in ("有", "是", "的", "了", "为", "达", "共"):
+            continue  # 参数规模「有」多大: skip the copula between the noun and the measure
+        if w.flag.startswith("n") and w.flag not in ("nr", "ns", "nt", "nz") and len(w.word) >= 2:
+            nouns.append(w.word)
+            continue
+        break
+    return tuple(reversed(nouns))
+
+
+def _parts(question: str) -> tuple[str, ...]:
+    """The sub-questions of 「A是什么？B在哪里？」. Each is matched alone against sentences that
+    were retrieved for the whole question, so a later part's 它/其 needs no resolving."""
+    pieces = [p.strip() for p in _PARTS.split(question) if len(p.strip()) >= 4]
+    return tuple(pieces) if len(pieces) >= 2 else ()
+
+
+@lru_cache(maxsize=1024)
+def analyse(question: str) -> QuestionKind:
+    """The kind of answer ``question`` asks for."""
+    english = is_english(question)
+    unit = ""
+    m = _QUANTITY_ZH.search(question)
+    if m:
+        unit = m.group("unit")
+    elif _PEOPLE_EN.search(question):
+        unit = "人名位"
+    elif _DAYS_EN.search(question):
+        unit = "天日"
+    pattern = re.compile(f"{_NUM}\\s*[{re.escape(unit)}]") if unit else None
+    return QuestionKind(
+        text=question,
+        english=english,
+        anchors=_anchors(question, english),
+        unit=unit,
+        measured=() if english else _measured_nouns(question),
+        wants_list=bool(_LIST.search(question)),
+        wants_sections=bool(_SECTIONS.search(question)),
+        wants_several=bool(_SEVERAL.search(question)),
+        wants_reasons=bool(_HOW.search(question)),
+        parts=_parts(question),
+        about_author=bool(_AUTHOR.search(question)),
+        unit_pattern=pattern,
+    )

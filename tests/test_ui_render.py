@@ -1,0 +1,189 @@
+"""The web app's HTML: escaping, marks, citation buttons and cards, refusals, notices."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.answer import Citation
+from rag.documents import Article
+from ui import render
+from ui.render import Turn
+
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+TEXT = "重庆工业快速增长。今年前三季度增长6%。<b>粗体</b>不是标签。"
+ARTICLE = Article(
+    id="a1",
+    file="001_x.txt",
+    title="川渝<script>alert(1)</script>工业",
+    text=TEXT,
+    byline="记者 <i>张三</i>",
+    segments=[(0, 9, 10), (9, 20, 11), (20, len(TEXT), 12)],
+)
+
+
+def citation(n: int = 1, highlights=((9, 20),), start: int = 0, end: int = 20) -> Citation:
+    return Citation(
+        n=n, chunk_id=f"c{n}", article_id="a1", title=ARTICLE.title, byline=ARTICLE.byline, file="001_x.txt",
+        line_start=10, line_end=11, passage=TEXT[start:end], start=start, end=end, highlights=list(highlights), score=0.5,
+    )
+
+
+def no_raw_tags(html: str) -> None:
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower()
+    assert "<b>" not in html and "<i>" not in html
+
+
+def test_question_with_script_is_escaped_in_the_transcript():
+    html = render.transcript_html([Turn(question=XSS, text="答案[1]", citations=[citation()])])
+    no_raw_tags(html)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "onerror=&quot;alert(2)&quot;" in html
+
+
+def test_answer_text_is_escaped_and_only_known_markers_become_buttons():
+    html = render.answer_html("A <img src=x> claim.[1] Other [7] & more[2]", [citation(1), citation(2)], turn=3)
+    no_raw_tags(html)
+    assert html.count('class="cite"') == 2
+    assert 'data-turn="3" data-cite="1"' in html and 'data-cite="2"' in html
+    assert "[7]" in html and 'data-cite="7"' not in html
+    assert "&amp; more" in html
+
+
+def test_article_text_and_title_are_escaped_in_the_viewer():
+    html = render.article_html(ARTICLE, citation())
+    no_raw_tags(html)
+    assert "川渝&lt;script&gt;alert(1)&lt;/script&gt;工业" in html
+    assert "&lt;b&gt;粗体&lt;/b&gt;" in html
+    assert "记者 &lt;i&gt;张三&lt;/i&gt;" in html
+
+
+def test_marked_text_marks_the_span_and_escapes_inside_it():
+    html = render.marked_text("ab<cd>ef", [("used", [(2, 6)])])
+    assert html == 'ab<mark class="used">&lt;cd&gt;</mark>ef'
+
+
+def test_marked_text_clips_spans_to_an_excerpt_given_its_offset():
+    # The excerpt is text[10:16] of a larger text; the span 8..12 covers its first two characters.
+    html = render.marked_text("uvwxyz", [("used", [(8, 12)])], offset=10)
+    assert html == '<mark class="used">uv</mark>wxyz'
+
+
+def test_overlapping_layers_combine_and_the_first_target_is_flagged():
+    html = render.marked_text("0123456789", [("cited", [(2, 8)]), ("used", [(4, 6)])], target_class="used")
+    assert html == ('01<mark class="cited">23</mark><mark class="cited used target">45</mark>'
+                    '<mark class="cited">67</mark>89')
+
+
+def test_article_view_marks_the_cited_passage_and_the_used_sentence():
+    html = render.article_html(ARTICLE, citation(highlights=[(9, 20)], start=0, end=20))
+    marks = re.findall(r'<mark class="([^"]+)">([^<]*)</mark>', html)
+    assert ("cited", "重庆工业快速增长。") in marks
+    assert ("cited used target", "今年前三季度增长6%。") in marks
+    assert "lines 10–11" in html
+    assert 'data-action="page"' in html
+
+
+def test_card_shows_title_byline_file_lines_and_the_used_sentence():
+    html = render.card_html(citation(), turn=0)
+    no_raw_tags(html)
+    assert "[1]" in html and "001_x.txt" in html and "lines 10–11" in html
+    assert '<mark class="used">今年前三季度增长6%。</mark>' in html
+    assert 'data-turn="0" data-cite="1"' in html
+
+
+def test_card_of_a_long_passage_shows_the_used_sentence_with_context():
+    long_text = "甲" * 500 + "用到的句子。" + "乙" * 500
+    art_c = Citation(n=2, chunk_id="c", article_id="a", title="t", byline="", file="f.txt", line_start=1, line_end=3,
+                     passage=long_text, start=100, end=100 + len(long_text), highlights=[(600, 606)])
+    html = render.card_html(art_c, turn=0)
+    assert '<mark class="used">用到的句子。</mark>' in html
+    assert html.count("甲") == render.CARD_CONTEXT and html.count("乙") == render.CARD_CONTEXT
+    assert "…" in html
+
+
+def test_refusal_is_plain_and_its_passages_are_marked_as_nearest():
+    turn = Turn(question="火星？", text="资料中没有找到与该问题直接相关的内容。", refused=True,
+                citations=[citation(1, highlights=[]), citation(2, highlights=[])])
+    transcript = render.transcript_html([turn])
+    assert 'class="a refused"' in transcript and "cite" not in re.sub(r"cite-demo", "", transcript.split("turn")[1])
+    sources = render.sources_html(turn, 0)
+    assert "No evidence found" in sources
+    assert sources.count('class="card nearest"') == 2
+    assert "nearest / 相近" in sources
+
+
+def test_sources_mark_the_active_card():
+    turn = Turn(question="q", text="x[1]y[2]", citations=[citation(1), citation(2)])
+    html = render.sources_html(turn, 0, active=2)
+    assert html.count("card active") == 1
+    assert re.search(r'class="card active" data-turn="0" data-cite="2"', html)
+
+
+def test_error_turn_is_shown_as_a_message_and_a_huge_question_is_cut():
+    html = render.transcript_html([Turn(question="长" * 100_000, error="The question is 100,000 characters long <x>")])
+    assert 'role="alert"' in html and "&lt;x&gt;" in html
+    assert html.count("长") < 1000
+    assert "100,000 characters in all" in html
+
+
+def test_page_view_numbers_lines_and_marks_the_cited_ones():
+    html = render.page_html("p.txt", "one\n<two>\nthree\nfour", 2, 3, "T", used_lines=[3])
+    rows = re.findall(r'<div class="([^"]+)"><span class="no">(\d+)</span><span class="tx">([^<]*)</span>', html)
+    assert rows == [("ln", "1", "one"), ("ln marked", "2", "&lt;two&gt;"), ("ln marked used target", "3", "three"), ("ln", "4", "four")]
+
+
+def test_article_list_filters_and_escapes():
+    other = Article(id="b", file="002_y.txt", title="南开中学大模型", text="AI·NK教育大模型")
+    html = render.article_list_html([ARTICLE, other], "南开")
+    assert 'data-article="b"' in html and 'data-article="a1"' not in html
+    assert "1 of 2 articles" in html
+    everything = render.article_list_html([ARTICLE, other], "")
+    no_raw_tags(everything)
+    assert "lines 10–12" in everything and "002_y.txt" in everything
+    assert render.article_matches(other, "ai·nk 大模型")
+
+
+def test_notice_and_status_escape_what_they_show():
+    html = render.notice_html("error", "No <index>", "Run <this>", "rag index --index <x>")
+    assert "&lt;index&gt;" in html and "&lt;this&gt;" in html and "&lt;x&gt;" in html
+    status = render.status_html({"embedder": "m<1>", "dim": 384, "articles": 20, "chunks": 148, "built_at": "now",
+                                 "stale": True, "warnings": ["changed <file>"]})
+    assert "m&lt;1&gt;" in status and "stale" in status and "changed &lt;file&gt;" in status
+
+
+def test_history_pairs_skip_failed_turns():
+    assert Turn(question="q", text="a").history_pair() == ("q", "a")
+    assert Turn(question="q", error="bad").history_pair() is None
+
+
+def test_missing_index_gives_a_message_with_the_command(tmp_path: Path):
+    from ui.app import EngineHolder
+
+    holder = EngineHolder(None, tmp_path / "index", tmp_path / "corpus")
+    engine, message = holder.try_get()
+    assert engine is None
+    assert "rag index" in message and "Traceback" not in message
+
+
+def test_build_app_offers_only_ask_as_public_api(tmp_path: Path):
+    pytest.importorskip("gradio")
+    from ui.app import build_app
+
+    app = build_app(index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus", warm=False)
+    public = [fn.api_name for fn in app.fns.values() if getattr(fn, "api_visibility", "public") == "public"]
+    assert public == ["ask"]
+
+
+def test_stream_cuts_never_split_a_marker():
+    from ui.app import _stream_cuts
+
+    text = "句子一。[1]句子二，很长很长很长。[12]结尾。[3]"
+    for cut in _stream_cuts(text, pieces=30):
+        shown = text[:cut]
+        assert shown.count("[") == shown.count("]")
+    assert _stream_cuts(text)[-1] == len(text)
