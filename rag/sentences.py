@@ -6,9 +6,9 @@ import re
 
 # A sentence ends at 。！？；… (full or half width, ASCII ?!; too) plus any closing quotes or
 # brackets that follow, or at a line break. A "." only ends a sentence when followed by space or
-# the end, so that 1.68 and 3.5% stay whole.
+# the end and not preceded by a digit, so that 1.68, 3.5% and list numbers ("1. 甲") stay whole.
 _END = re.compile(
-    r"(?:[。！？；!?;]+|…+|\.(?=\s|$))[”’」』）)\]】\"']*|\n+",
+    r"(?:[。！？；!?;]+|…+|(?<!\d)\.(?=\s|$))[”’」』）)\]】\"']*|\n+",
 )
 
 

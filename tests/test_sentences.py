@@ -24,3 +24,7 @@ def test_line_break_ends_a_sentence():
 def test_spans_index_the_original_text():
     text = "  甲。 乙！\n丙"
     assert [text[s:e] for s, e in sentence_spans(text)] == ["甲。", "乙！", "丙"]
+
+
+def test_numbered_table_row_stays_one_sentence():
+    assert split_sentences("| 1. 四川省科学技术厅 | 11. 中共凉山州委网信办 |") == ["| 1. 四川省科学技术厅 | 11. 中共凉山州委网信办 |"]

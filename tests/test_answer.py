@@ -1,0 +1,96 @@
+"""Extractive answers: the sources' own sentences, cited; refusals when evidence is missing."""
+
+import pytest
+
+from rag.answer import answer_units
+from rag.documents import Article
+from rag.engine import Engine
+from rag.indexing import build_index
+
+SECTIONED = (
+    "推进城市治理现代化\n■记者 王五\n"
+    "城市治理是国家治理的重要内容。各地积极探索，取得明显成效。\n"
+    "强化数字赋能，夯实治理基础。依托大数据平台，实现城市运行一网统管。\n"
+    "推进服务提质，提升治理效能。推动政务服务一网通办，群众办事更加便利。\n"
+    "加强人才培养，筑牢治理支撑。建设实训基地，培养复合型治理人才。\n"
+    "（作者单位：某某大学公共管理学院）\n"
+)
+
+
+def article(text: str, aid: str = "x-01") -> Article:
+    lines = text.split("\n")
+    return Article(id=aid, file="x.txt", title=lines[0], byline=lines[1].lstrip("■"), text=text,
+                   note="（作者单位：某某大学公共管理学院）", segments=[(0, len(text), 1)])
+
+
+def test_answer_units_leave_out_headline_and_byline():
+    a = article(SECTIONED)
+    texts = [a.text[s:e] for s, e, _ in answer_units(a)]
+    assert "推进城市治理现代化" not in texts and "■记者 王五" not in texts
+    assert "城市治理是国家治理的重要内容。" in texts
+
+
+def test_answer_units_keep_the_author_note_and_table_rows():
+    a = article(SECTIONED + "| 1. 甲单位 | 2. 乙单位 |\n")
+    texts = [a.text[s:e] for s, e, _ in answer_units(a)]
+    assert "（作者单位：某某大学公共管理学院）" in texts
+    assert "| 1. 甲单位 | 2. 乙单位 |" in texts
+
+
+def test_answer_units_mark_short_paragraph_leads():
+    a = article(SECTIONED)
+    leads = [a.text[s:e] for s, e, lead in answer_units(a) if lead]
+    assert "强化数字赋能，夯实治理基础。" in leads and "推进服务提质，提升治理效能。" in leads
+
+
+@pytest.fixture(scope="module")
+def sectioned_engine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sectioned")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "x.txt").write_text(SECTIONED, "utf-8")
+    (root / "corpus" / "y.txt").write_text(
+        "川渝工业增加值快速增长\n\n■记者 张三\n\n今年前三季度，成渝地区双城经济圈工业增加值达到1.68万亿元，同比增长6%。\n", "utf-8"
+    )
+    build_index(root / "corpus", root / "index", embedder="e5-small")
+    return Engine.open(root / "index", root / "corpus", embedder="e5-small")
+
+
+def test_every_answer_sentence_is_quoted_verbatim_and_highlighted(sectioned_engine):
+    answer = sectioned_engine.ask("成渝地区双城经济圈前三季度工业增加值是多少？")
+    assert not answer.refused
+    for c in answer.citations:
+        text = sectioned_engine.article(c.article_id).text
+        for s, e in c.highlights:
+            assert f"{text[s:e]}[{c.n}]" in answer.text
+
+
+def test_question_asking_for_aspects_is_answered_with_the_section_leads(sectioned_engine):
+    answer = sectioned_engine.ask("文章从哪几个方面论述推进城市治理现代化？")
+    for lead in ("强化数字赋能，夯实治理基础。", "推进服务提质，提升治理效能。", "加强人才培养，筑牢治理支撑。"):
+        assert lead in answer.text
+
+
+def test_author_question_is_answered_from_the_author_note(sectioned_engine):
+    answer = sectioned_engine.ask("《推进城市治理现代化》的作者在哪个单位？")
+    assert "某某大学公共管理学院" in answer.text
+
+
+def test_quantity_in_a_unit_no_passage_states_is_declined(sectioned_engine):
+    answer = sectioned_engine.ask("成渝地区双城经济圈前三季度新增了多少家企业？")
+    assert answer.refused and "家" in answer.reason
+
+
+def test_year_no_passage_mentions_is_declined(sectioned_engine):
+    answer = sectioned_engine.ask("2019年成渝地区双城经济圈工业增加值是多少？")
+    assert answer.refused and "2019" in answer.reason
+
+
+def test_off_topic_question_is_declined(sectioned_engine):
+    answer = sectioned_engine.ask("红烧肉怎么做才好吃？")
+    assert answer.refused
+
+
+def test_english_question_is_answered_from_chinese_evidence(sectioned_engine):
+    answer = sectioned_engine.ask("What was the industrial added value of the Chengdu-Chongqing economic circle in the first three quarters?")
+    assert not answer.refused
+    assert "1.68万亿元" in answer.text

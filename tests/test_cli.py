@@ -1,0 +1,94 @@
+"""The `rag` command line: each command works and each bad input gets one clear line."""
+
+import json
+
+import pytest
+
+from rag.cli import main
+
+
+@pytest.fixture
+def indexed(mini_corpus, tmp_path, minilm):
+    index = tmp_path / "index"
+    assert main(["index", "--corpus", str(mini_corpus), "--index", str(index), "--embedder", "minilm"]) == 0
+    return ["--corpus", str(mini_corpus), "--index", str(index), "--embedder", "minilm"]
+
+
+def test_index_reports_what_it_built(mini_corpus, tmp_path, minilm, capsys):
+    main(["index", "--corpus", str(mini_corpus), "--index", str(tmp_path / "i"), "--embedder", "minilm"])
+    assert "indexed 2 articles" in capsys.readouterr().out
+
+
+def test_ask_prints_answer_then_numbered_sources_with_lines(indexed, capsys):
+    assert main(["ask", "AI·NK教育大模型接入了什么能力？", "--mode", "bm25", *indexed]) == 0
+    out = capsys.readouterr().out
+    assert "[1]" in out and "Sources:" in out and "b.txt lines" in out
+
+
+def test_ask_json_is_one_object_with_citations(indexed, capsys):
+    main(["ask", "AI·NK教育大模型接入了什么能力？", "--mode", "bm25", "--json", *indexed])
+    data = json.loads(capsys.readouterr().out)
+    assert data["citations"][0]["file"] == "b.txt"
+    assert {"n", "chunk_id", "title", "line_start", "line_end", "passage"} <= set(data["citations"][0])
+
+
+def test_empty_question_exits_2_with_a_clear_message(indexed, capsys):
+    assert main(["ask", "  ", *indexed]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_huge_question_exits_2_with_a_clear_message(indexed, capsys):
+    assert main(["ask", "问" * 100_000, *indexed]) == 2
+    assert "100,000 characters" in capsys.readouterr().err
+
+
+def test_ask_without_an_index_says_to_run_rag_index(tmp_path, capsys):
+    code = main(["ask", "问题", "--index", str(tmp_path / "none"), "--corpus", str(tmp_path), "--embedder", "minilm"])
+    assert code == 2 and "rag index" in capsys.readouterr().err
+
+
+def test_unloadable_model_is_named_in_the_error(mini_corpus, tmp_path, capsys):
+    code = main(["index", "--corpus", str(mini_corpus), "--index", str(tmp_path / "i"), "--embedder", "no-such/model-xyz"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no-such/model-xyz" in err and "local" in err
+
+
+def test_articles_lists_titles(indexed, capsys):
+    main(["articles", *indexed])
+    assert "川渝工业增加值快速增长" in capsys.readouterr().out
+
+
+def test_show_prints_the_clean_article(indexed, capsys):
+    main(["articles", "--json", *indexed])
+    first = json.loads(capsys.readouterr().out)[0]["id"]
+    main(["show", first, *indexed])
+    assert "■记者" in capsys.readouterr().out
+
+
+def test_status_reports_counts_and_model(indexed, capsys):
+    main(["status", "--json", *indexed])
+    status = json.loads(capsys.readouterr().out)
+    assert status["articles"] == 2 and "MiniLM" in status["embedder"] and status["stale"] is False
+
+
+def test_eval_prints_metric_keys_as_json(indexed, tmp_path, capsys):
+    qs = tmp_path / "q.jsonl"
+    qs.write_text(
+        json.dumps({"id": "t1", "question": "AI·NK教育大模型接入了什么能力？", "type": "fact", "must_include": ["DeepSeek"],
+                    "evidence": [{"file": "b.txt", "quote": "接入DeepSeek深度思考能力"}]}, ensure_ascii=False) + "\n"
+        + json.dumps({"id": "t2", "question": "2019年重庆汽车产量是多少？", "type": "unanswerable"}, ensure_ascii=False) + "\n",
+        "utf-8",
+    )
+    assert main(["eval", str(qs), "--json", "--mode", "bm25", *indexed]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 2
+    assert set(report["overall"]) == {"recall@1500c", "recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit",
+                                      "refusal_accuracy", "false_refusal_rate", "citation_precision", "seconds_per_question"}
+    assert report["overall"]["recall@1"] == 1.0 and report["by_type"]["unanswerable"]["refusal_accuracy"] == 1.0
+
+
+def test_eval_of_a_malformed_file_names_the_line(indexed, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok"}\nnot json\n', "utf-8")
+    assert main(["eval", str(bad), *indexed]) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err

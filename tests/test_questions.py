@@ -1,0 +1,49 @@
+"""Reading what kind of answer a question asks for."""
+
+from rag.questions import analyse
+
+
+def test_quantity_question_carries_its_unit():
+    kind = analyse("川渝一共分解了多少项工作任务？")
+    assert kind.unit == "项"
+    assert kind.unit_pattern.search("共同分解49项工作任务")
+    assert not kind.unit_pattern.search("共同分解工作任务")
+
+
+def test_demonstrative_ji_is_not_a_quantity():
+    assert analyse("这几期理论版的文章作者来自哪所高校？").unit == ""
+
+
+def test_which_several_asks_for_a_list_not_a_number():
+    kind = analyse("文章从哪几个方面论述？")
+    assert kind.wants_list and kind.wants_sections and kind.unit == ""
+
+
+def test_numbers_latin_names_and_quoted_titles_are_anchors():
+    kind = analyse("2023年《研学实践指引》对AI·NK有何规定？")
+    assert set(kind.anchors) >= {"2023", "研学实践指引", "AI·NK"}
+
+
+def test_english_question_keeps_only_long_numbers_and_acronyms_as_anchors():
+    kind = analyse("What did the 15th Five-Year Plan say about RCEP in 2024?")
+    assert kind.english
+    assert "RCEP" in kind.anchors and "2024" in kind.anchors and "15" not in kind.anchors
+
+
+def test_english_headcount_question_needs_a_number_of_people():
+    kind = analyse("How many employees work at the factory?")
+    assert kind.unit_pattern.search("员工300人")
+    assert not kind.unit_pattern.search("投资300亿元")
+
+
+def test_two_questions_in_one_are_split_into_parts():
+    kind = analyse("那款机器人叫什么？它后来在什么场合亮过相？")
+    assert kind.parts == ("那款机器人叫什么", "它后来在什么场合亮过相")
+
+
+def test_measured_noun_is_found_before_the_measure_word():
+    assert "参数" in analyse("这个大模型的参数规模有多大？").measured
+
+
+def test_author_question_is_recognised():
+    assert analyse("这篇文章的作者在哪个单位任职？").about_author
