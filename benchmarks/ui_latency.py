@@ -105,8 +105,9 @@ def ensure_index(index_dir: Path, corpus_dir: Path, embedder: str) -> tuple[Path
     return target, time.perf_counter() - started
 
 
-def start_app(index_dir: Path, corpus_dir: Path, embedder: str, port: int) -> tuple[subprocess.Popen, float]:
-    """Start ``rag serve``'s app in a child process; returns it and its start time."""
+def start_app(index_dir: Path, corpus_dir: Path, embedder: str, port: int, log_path: Path) -> tuple[subprocess.Popen, float]:
+    """Start ``rag serve``'s app in a child process logging to ``log_path``; returns it and its
+    start time. (Its output goes to a file: an unread pipe would fill up and stall the server.)"""
     code = (
         "import logging, sys; logging.basicConfig(level=logging.WARNING);"
         "from ui.app import serve;"
@@ -114,19 +115,21 @@ def start_app(index_dir: Path, corpus_dir: Path, embedder: str, port: int) -> tu
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(REPO), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with open(log_path, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT)
     return proc, started
 
 
-def first_answer(url: str, started: float, proc: subprocess.Popen | None, timeout: float = 300) -> float:
+def first_answer(url: str, started: float, proc: subprocess.Popen | None, log_path: Path | None = None,
+                 timeout: float = 300) -> float:
     """Seconds from ``started`` until /ask first returns an answer."""
     from gradio_client import Client
 
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the app exited: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:] if log_path else ""
+            raise RuntimeError(f"the app exited:\n{tail}")
         try:
             client = Client(url, verbose=False)
             client.predict(next_question(), 5, "hybrid", api_name="/ask")
@@ -180,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     proc = None
     build_s = 0.0
+    log_path = Path(tempfile.gettempdir()) / "yuwen-ui-latency-app.log"
     try:
         if args.url:
             url, started = args.url, time.perf_counter()
@@ -187,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
             index, build_s = ensure_index(Path(args.index), Path(args.corpus), args.embedder)
             port = free_port()
             url = f"http://127.0.0.1:{port}/"
-            proc, started = start_app(index, Path(args.corpus), args.embedder, port)
-        startup = first_answer(url, started, proc)
+            proc, started = start_app(index, Path(args.corpus), args.embedder, port, log_path)
+            log.info("app starting on %s (log: %s)", url, log_path)
+        startup = first_answer(url, started, proc, log_path if proc else None)
         log.info("first answer %.2f s after start-up", startup)
         seq = summarize("1 user, sequential", *run_load(url, 1, args.sequential, args.mode))
         conc = summarize(f"{args.users} users, concurrent", *run_load(url, args.users, args.requests, args.mode))

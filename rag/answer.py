@@ -112,7 +112,7 @@ def answer_units(article: Article) -> list[tuple[int, int, bool]]:
         t = text[s:e]
         if text.rfind("\n", 0, s) >= para_start or s == 0:
             para_start = s
-        if not any(ch.isalnum() for ch in t) or len(t) < 4:
+        if not any(ch.isalnum() for ch in t) or len(t) < 6:
             continue
         if "|" in t:
             out.append((s, e, False))
@@ -235,7 +235,9 @@ def _score(
     query_vector: np.ndarray | None,
     stored: SentenceVectors | None,
 ) -> None:
-    q_tokens = list(dict.fromkeys(tokenize(kind.text)))
+    # Words of a quoted title name the document, which answer sentences seldom repeat.
+    topic = {t for q in kind.quoted for t in tokenize(q)}
+    q_tokens = [t for t in dict.fromkeys(tokenize(kind.text)) if t not in topic]
     dense = np.zeros(len(sentences), dtype=np.float32)
     if embedder is not None and sentences:
         q = query_vector if query_vector is not None else embedder.encode_queries([kind.text])[0]
@@ -266,8 +268,15 @@ def _score(
 
 
 def _select(
-    kind: QuestionKind, sentences: list[_Sentence], policy: AnswerPolicy, part_best: list[_Sentence] = ()
+    kind: QuestionKind,
+    sentences: list[_Sentence],
+    policy: AnswerPolicy,
+    part_best: Sequence[_Sentence] = (),
+    top_articles: frozenset[str] | set[str] = frozenset(),
 ) -> list[_Sentence]:
+    """The sentences of the answer: the best, the best for each sub-question, the items of a
+    list, then any within ``margin`` of the best while the length budget lasts. Empty when a
+    quantity question finds no sentence stating that quantity."""
     if not sentences:
         return []
     ranked = sorted(sentences, key=lambda s: -s.score)
@@ -275,27 +284,54 @@ def _select(
     wide = kind.wants_list or kind.wants_several or bool(kind.parts)
     limit = policy.list_sentences if wide else policy.max_sentences
     budget = policy.list_chars if wide or kind.wants_reasons else policy.max_chars
-    chosen = [best]
-    for s in part_best:
+    chosen: list[_Sentence] = []
+
+    def take(s: _Sentence) -> None:
         if all(s is not c for c in chosen):
             chosen.append(s)
-    if kind.unit_pattern and not kind.unit_pattern.search(best.text):
-        # A quantity question is answered by a sentence that states a quantity in its unit.
-        stating = [s for s in ranked if kind.unit_pattern.search(s.text) and s.score >= best.score - 3 * policy.margin]
+
+    if kind.unit_pattern:
+        # A quantity question is answered by a sentence that states a quantity in its unit, from
+        # an article the retriever put first: a count from another story (400人次 of trainees) is
+        # no answer to this one's question (a factory's employees).
+        stating = [
+            s for s in ranked
+            if kind.unit_pattern.search(s.text) and s.article_id in top_articles and s.score >= best.score - 3 * policy.margin
+        ]
         if not stating:
             return []
-        chosen = [stating[0], best]
+        take(stating[0])
+    take(best)
+    for s in part_best:
+        take(s)
     if kind.wants_list:
-        chosen += [s for s in _list_items(kind, best, sentences, policy) if s not in chosen]
+        for s in _list_items(kind, best, sentences, policy):
+            take(s)
     used = sum(len(s.text) for s in chosen)
     for s in ranked[1:]:
         if len(chosen) >= limit or s.score < best.score - policy.margin:
             break
-        if s in chosen or used + len(s.text) > budget:
+        if used + len(s.text) <= budget:
+            before = len(chosen)
+            take(s)
+            used += len(s.text) if len(chosen) > before else 0
+    if not kind.wants_list:
+        chosen += _continuations(chosen, sentences, budget - used)
+    return chosen
+
+
+def _continuations(chosen: list[_Sentence], sentences: list[_Sentence], room: int) -> list[_Sentence]:
+    """The sentence after each chosen paragraph lead: a heading such as 「二是推动数字技术赋能
+    国际传播创新。」 says what, the sentence after it says how."""
+    out: list[_Sentence] = []
+    for lead in [s for s in chosen if s.lead]:
+        after = sorted((s for s in sentences if s.article_id == lead.article_id and s.start > lead.start), key=lambda s: s.start)
+        nxt = after[0] if after else None
+        if nxt is None or nxt.lead or len(nxt.text) > room or any(nxt is c for c in chosen + out):
             continue
-        chosen.append(s)
-        used += len(s.text)
-    return chosen[: max(limit, len(chosen))]
+        out.append(nxt)
+        room -= len(nxt.text)
+    return out
 
 
 def _list_items(kind: QuestionKind, best: _Sentence, sentences: list[_Sentence], policy: AnswerPolicy) -> list[_Sentence]:
@@ -371,7 +407,7 @@ def extractive_answer(
         nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
         return Answer(question, question, refusal, True, nearest, round(confidence, 4), reason)
 
-    whole = {h.chunk.article_id for h in hits[:1]} if kind.wants_list else set()
+    whole = set(list(dict.fromkeys(h.chunk.article_id for h in hits))[:2]) if kind.wants_list else set()
     sentences = _candidates(hits, articles, with_notes=kind.about_author, whole=whole)
     _score(kind, sentences, hits, embedder, idf, policy, query_vector, sentence_vectors)
     part_best = []
@@ -383,7 +419,8 @@ def extractive_answer(
             part_best.append(max(sentences, key=lambda s: s.score))
         for s, score in zip(sentences, whole_scores):
             s.score = score
-    chosen = _select(kind, sentences, policy, part_best)
+    top_articles = set(list(dict.fromkeys(h.chunk.article_id for h in hits))[:2])
+    chosen = _select(kind, sentences, policy, part_best, top_articles)
     if not chosen:
         nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
         return Answer(question, question, refusal, True, nearest, 0.1, f"no passage states a quantity in {kind.unit}")

@@ -126,8 +126,9 @@ def _read_jsonl(path: Path, required: dict[str, type]) -> list[dict]:
     return out
 
 
-def load_bench(folder: Path | str, limit: int | None = None) -> BenchSet:
-    """The passages and questions of a benchmark folder; ``limit`` keeps the first N questions.
+def load_bench(folder: Path | str, limit: int | None = None, sample: int | None = None) -> BenchSet:
+    """The passages and questions of a benchmark folder; ``limit`` keeps the first N questions,
+    ``sample`` N questions evenly spaced over the file (so over all passages, unlike the first N).
 
     Raises :class:`BenchError` naming the file and line when a file is missing or malformed, when
     ids repeat, or when a question's gold passage is not among the passages."""
@@ -152,6 +153,11 @@ def load_bench(folder: Path | str, limit: int | None = None) -> BenchSet:
         if limit < 1:
             raise BenchError("--limit must be at least 1.")
         questions = questions[:limit]
+    if sample is not None and sample < len(questions):
+        if sample < 1:
+            raise BenchError("--sample must be at least 1.")
+        step = len(questions) / sample
+        questions = [questions[int(i * step)] for i in range(sample)]
     sha = hashlib.sha256((folder / PASSAGES_FILE).read_bytes()).hexdigest()
     return BenchSet(folder=folder, passages=passages, questions=questions, passages_sha256=sha)
 
@@ -701,7 +707,8 @@ def plot_recall_curves(results: Sequence[dict], path: Path | str, title: str = "
     ax.set_xlabel("k (passages retrieved)")
     ax.set_ylabel("recall@k of the gold passage")
     ax.set_xticks(list(RECALL_CURVE_KS))
-    ax.set_ylim(0, 1)
+    lowest = min((min(r["curve"]) for r in results if r.get("curve")), default=0.0)
+    ax.set_ylim(max(0.0, np.floor((lowest - 0.05) * 10) / 10), 1.0)  # zoomed on the curves, from a round tenth
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title(title or "recall@k per system")

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench", type=Path, default=None,
                    help="a benchmark folder (passages.jsonl + questions.jsonl), indexed into an index of its own")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
+    p.add_argument("--sample", type=int, default=None, help="with --bench: ask N questions evenly spaced over the set")
     p.add_argument("--compare", action="store_true",
                    help="run bm25-only, dense-only, hybrid and the LlamaIndex baseline on the same questions")
     p.add_argument("--peer-limit", type=int, default=None, help="ask the LlamaIndex baseline only the first N questions")
@@ -247,7 +248,7 @@ def _eval_bench(args) -> int:
     from .chunking import ChunkSettings
     from .config import Settings
 
-    bench = load_bench(args.bench, limit=args.limit)
+    bench = load_bench(args.bench, limit=args.limit, sample=args.sample)
     settings = Settings()
     embedder = args.embedder or settings.embedder
     quiet = args.json and not sys.stderr.isatty()

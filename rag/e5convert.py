@@ -155,6 +155,8 @@ def _verify(folder: Path, source_sha: str | None) -> str | None:
         meta = json.loads(marker.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         return f"unreadable marker ({exc})"
+    if not isinstance(meta, dict):
+        return "unreadable marker (not a JSON object)"
     if meta.get("format_version") != FORMAT_VERSION:
         return f"format version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
     if source_sha is not None and meta.get("source_sha256") != source_sha:

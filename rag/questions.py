@@ -48,6 +48,11 @@ class QuestionKind:
     about_author: bool = False
     unit_pattern: re.Pattern | None = field(default=None, compare=False)
 
+    @property
+    def quoted(self) -> tuple[str, ...]:
+        """Titles the question quotes (《…》, “…”): they name the topic, not the answer."""
+        return tuple(_QUOTED.findall(self.text))
+
 
 def is_english(text: str) -> bool:
     """Mostly Latin letters and no Chinese characters to speak of."""

@@ -1,4 +1,5 @@
-"""Find the passages for a question: dense and BM25 rankings fused by reciprocal rank."""
+"""Find the passages for a question: three rankings fused by reciprocal rank — passage vectors,
+best-sentence vectors and BM25 over words."""
 
 from __future__ import annotations
 
@@ -39,6 +40,24 @@ def fuse(rankings: list[list[int]], weights: list[float] | None = None, k: int =
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+def _by_best_sentence(reader: IndexReader, query: np.ndarray, n: int) -> list[int]:
+    """Chunk rows ranked by their single best-matching sentence: a passage whose one sentence
+    answers the question outranks a passage that is only broadly on topic."""
+    found = reader.sentence_index()
+    if found is None:
+        return []
+    index, owners = found
+    ids, _ = search_vectors(index, query, 4 * n)
+    ranked: list[int] = []
+    seen: set[int] = set()
+    for sid in ids:
+        for row in owners[int(sid)]:
+            if row not in seen:
+                seen.add(row)
+                ranked.append(row)
+    return ranked[:n]
+
+
 def retrieve(
     reader: IndexReader,
     embedder: Embedder,
@@ -54,11 +73,13 @@ def retrieve(
     n = max(k, candidates)
     dense_rows: list[int] = []
     dense_scores: dict[int, float] = {}
+    sentence_rows: list[int] = []
     if mode in ("hybrid", "dense"):
         q = query_vector if query_vector is not None else embedder.encode_queries([question])[0]
         ids, scores = search_vectors(reader.vectors, q, n)
         dense_rows = [int(i) for i in ids]
         dense_scores = {int(i): float(s) for i, s in zip(ids, scores)}
+        sentence_rows = _by_best_sentence(reader, q, n)
     bm25_rows: list[int] = []
     bm25_scores: dict[int, float] = {}
     if mode in ("hybrid", "bm25"):
@@ -66,12 +87,12 @@ def retrieve(
         bm25_rows = [int(i) for i in ids]
         bm25_scores = {int(i): float(s) for i, s in zip(ids, scores)}
 
-    if mode == "dense":
-        ranked = [(r, dense_scores[r]) for r in dense_rows]
-    elif mode == "bm25":
+    if mode == "bm25":
         ranked = [(r, bm25_scores[r]) for r in bm25_rows]
+    elif mode == "dense":
+        ranked = fuse([dense_rows, sentence_rows]) if sentence_rows else [(r, dense_scores[r]) for r in dense_rows]
     else:
-        ranked = fuse([dense_rows, bm25_rows])
+        ranked = fuse([dense_rows, bm25_rows, sentence_rows])
     ranked = ranked[:k]
     chunks = reader.chunks([r for r, _ in ranked])
     dense_rank = {r: i + 1 for i, r in enumerate(dense_rows)}

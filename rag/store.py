@@ -23,7 +23,7 @@ import numpy as np
 
 from .bm25 import load_bm25, save_bm25
 from .documents import Article, Chunk
-from .vectors import load_vectors, save_vectors
+from .vectors import build_vectors, load_vectors, save_vectors
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ CREATE TABLE articles (id TEXT PRIMARY KEY, file TEXT, title TEXT, byline TEXT, 
 CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT UNIQUE, article_id TEXT, ordinal INTEGER,
                      start INTEGER, "end" INTEGER, text TEXT);
 CREATE TABLE sentences (row INTEGER PRIMARY KEY, article_id TEXT, start INTEGER, "end" INTEGER);
+CREATE TABLE sentence_chunks (sentence_row INTEGER, chunk_row INTEGER);
 """
 
 
@@ -106,6 +107,7 @@ def write_index(
     bm25,
     sentences: list[tuple[str, int, int]] | None = None,
     sentence_vectors: np.ndarray | None = None,
+    sentence_chunks: list[tuple[int, int]] | None = None,
 ) -> Path:
     """Write a complete build beside the live one, then make it live atomically. Returns its folder."""
     index_dir = Path(index_dir)
@@ -128,10 +130,12 @@ def write_index(
             ((row, c.id, c.article_id, c.ordinal, c.start, c.end, c.text) for row, c in enumerate(chunks)),
         )
         db.executemany("INSERT INTO sentences VALUES (?,?,?,?)", ((i, *u) for i, u in enumerate(sentences or [])))
+        db.executemany("INSERT INTO sentence_chunks VALUES (?,?)", sentence_chunks or [])
         db.commit()
         db.close()
-        if sentence_vectors is not None:
+        if sentence_vectors is not None and len(sentence_vectors):
             np.save(tmp / "sentences.npy", np.asarray(sentence_vectors, dtype=np.float32))
+            save_vectors(build_vectors(sentence_vectors), tmp / "sentences.faiss")
         save_vectors(vectors, tmp / "vectors.faiss")
         save_bm25(bm25, tmp / "bm25")
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
@@ -222,6 +226,23 @@ class IndexReader:
         self._articles: dict[str, Article] | None = None
         self._sentence_rows: dict[tuple[str, int, int], int] | None = None
         self._sentence_vectors: np.ndarray | None = None
+        self._sentence_index: tuple[object, list[list[int]]] | None = None
+
+    def sentence_index(self) -> tuple[object, list[list[int]]] | None:
+        """The FAISS index of answer sentences and, per sentence row, the chunk rows holding it;
+        None for a build without sentence vectors."""
+        if self._sentence_index is None:
+            path = self.build / "sentences.faiss"
+            if not path.is_file():
+                return None
+            with self._lock:
+                pairs = self._db.execute("SELECT sentence_row, chunk_row FROM sentence_chunks").fetchall()
+            index = load_vectors(path)
+            owners: list[list[int]] = [[] for _ in range(index.ntotal)]
+            for srow, crow in pairs:
+                owners[srow].append(crow)
+            self._sentence_index = (index, owners)
+        return self._sentence_index
 
     def sentence_vector(self, article_id: str, start: int, end: int) -> np.ndarray | None:
         """The stored vector of the sentence ``article.text[start:end]``, if the build has one."""

@@ -225,3 +225,9 @@ def test_cli_eval_bench_on_a_folder_without_its_files_exits_2_with_one_line(tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("error: Benchmark file") and "passages.jsonl" in err[-1]
+
+
+def test_sample_takes_questions_evenly_spaced_over_the_set(tmp_path):
+    questions = [dict(QUESTIONS[0], id=f"Q{i}") for i in range(10)]
+    bench = load_bench(write_bench(tmp_path / "b", questions=questions), sample=5)
+    assert [q["id"] for q in bench.questions] == ["Q0", "Q2", "Q4", "Q6", "Q8"]

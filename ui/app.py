@@ -311,7 +311,7 @@ def build_app(
                 backend_dd = gr.Dropdown(list(BACKENDS), value="extractive", label="Answer backend / 回答方式", elem_id="yw-backend")
             status = gr.HTML(render.status_html(None), js_on_load=None, elem_id="yw-status")
             with gr.Row():
-                reindex_btn = gr.Button("Build / re-index / 构建或重建索引", elem_id="yw-reindex", scale=0)
+                reindex_btn = gr.Button("Build / re-index / 构建或重建索引", elem_id="yw-reindex", scale=0, min_width=280)
                 reindex_msg = gr.HTML("", js_on_load=None, elem_id="yw-reindex-msg")
 
         # --- handlers ---------------------------------------------------------------------------
@@ -484,6 +484,13 @@ def build_app(
                 answer = engine.ask(question, k=int(k), mode=mode)
             except QuestionError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
+            except Exception as exc:  # a sentence for the client; the trace goes to the server log
+                log.exception("/ask failed for %r", str(question)[:200])
+                raise gr.Error(
+                    f"Answering failed ({type(exc).__name__}); the details are in the server log. "
+                    f"If the index is out of date, rebuild it with `rag index --corpus {holder.corpus_dir} --index {holder.index_dir}`.",
+                    print_exception=False,
+                ) from None
             return answer.text, [citation_json(c, nearest=answer.refused) for c in answer.citations]
 
         # --- wiring -----------------------------------------------------------------------------
