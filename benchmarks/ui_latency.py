@@ -27,6 +27,9 @@ from pathlib import Path
 
 log = logging.getLogger("ui_latency")
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ui.app import default_concurrency  # noqa: E402  (the repo root on the path first)
+
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "川渝工业增加值增长多少？",
@@ -211,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "index_build_s": round(build_s, 1) if build_s else None,
         "runs": [seq, conc],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "concurrency_limit": int(os.environ.get("YUWEN_UI_CONCURRENCY", "0")) or None,
+        "concurrency_limit": default_concurrency(),
         "mode": args.mode,
         "embedder": args.embedder,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -27,7 +27,7 @@ from .vectors import build_vectors, load_vectors, save_vectors
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: answer sentences with vectors and their own FAISS index
 CORPUS_SUFFIXES = (".txt", ".md")
 
 
