@@ -442,5 +442,12 @@ def extractive_answer(
     return Answer(question, question, joiner.join(parts), False, citations, round(confidence, 4))
 
 
+def _llm_answer(*args, **kwargs) -> Answer:
+    from .llm import llm_answer  # imported on use: it needs tiktoken and a configured server
+
+    return llm_answer(*args, **kwargs)
+
+
 # The answer-backend seam: name -> function with the signature of ``extractive_answer``.
-BACKENDS: dict[str, Callable[..., Answer]] = {"extractive": extractive_answer}
+# "llm" asks an OpenAI-compatible chat server (YUWEN_LLM_URL) and falls back to extractive.
+BACKENDS: dict[str, Callable[..., Answer]] = {"extractive": extractive_answer, "llm": _llm_answer}

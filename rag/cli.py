@@ -25,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _ask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--top-k", type=int, default=5, help="passages to retrieve (default 5)")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval mode")
-    p.add_argument("--backend", default="extractive", help="answer backend (default: extractive)")
+    p.add_argument("--backend", default="extractive", help="answer backend: extractive (default) or llm (an OpenAI-compatible server at $YUWEN_LLM_URL)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=None, help="with --bench: ask N questions evenly spaced over the set")
     p.add_argument("--compare", action="store_true",
                    help="run bm25-only, dense-only, hybrid and the LlamaIndex baseline on the same questions")
-    p.add_argument("--peer-limit", type=int, default=None, help="ask the LlamaIndex baseline only the first N questions")
+    p.add_argument("--peer-limit", type=int, default=None, help="ask the LlamaIndex baseline only the first N questions (0: leave it out)")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of recall@k per system")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
@@ -266,7 +266,7 @@ def _eval_bench(args) -> int:
     systems = [YuwenSystem(engine, mode) for mode in modes]
     limits = {}
     peer = None
-    if args.compare:
+    if args.compare and args.peer_limit != 0:
         peer = _peer(args, list(bench.passage_texts().items()), f"{len(bench.passages)} passages")
         if peer is not None:
             systems.append(peer)
