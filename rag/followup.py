@@ -200,7 +200,14 @@ def _substitute(prev_q: str, x: str, english: bool) -> str | None:
     mx, mp = _PLACE_ZH_RE.search(x), _PLACE_ZH_RE.search(prev_q)
     if mx and mp and mx.start() == 0 and mx.group(0) != mp.group(0) and len(x) <= 6:
         return prev_q[: mp.start()] + mx.group(0) + prev_q[mp.end() :]
+    # What the previous question counted or asked for (「集聚了多少全职创业者」): X takes its place.
+    mo = _ASKED_OBJECT.search(prev_q)
+    if mo and len(x) >= 2 and not _Q_WORDS_ZH.search(x) and mo.group("obj") != x:
+        return prev_q[: mo.start("obj")] + x + prev_q[mo.end("obj") :]
     return None
+
+
+_ASKED_OBJECT = re.compile(r"(?:多少|几|哪些|什么)(?P<obj>[\u4e00-\u9fffA-Za-z]{2,12})(?=[？?。！!]|$)")
 
 
 def _phrase_ending_with(text: str, suffix: str) -> tuple[int, int] | None:

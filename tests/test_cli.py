@@ -92,3 +92,13 @@ def test_eval_of_a_malformed_file_names_the_line(indexed, tmp_path, capsys):
     bad.write_text('{"question": "ok"}\nnot json\n', "utf-8")
     assert main(["eval", str(bad), *indexed]) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err
+
+
+def test_chat_reads_a_follow_up_in_the_context_of_the_previous_question(indexed, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("重庆南开中学研发了什么教育大模型？\n它接入了什么能力？\n"))
+    assert main(["chat", "--mode", "bm25", *indexed]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Sources:") + out.count("Nearest passages") == 2
+    assert "(searched as:" in out  # the follow-up was rewritten before retrieval

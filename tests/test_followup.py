@@ -98,3 +98,8 @@ def test_an_ordinal_with_nothing_to_resolve_leaves_the_question_alone():
 def test_rewriting_is_deterministic():
     history = [(INDUSTRY, "……[1]")]
     assert len({rewrite_question("那四川呢？", history) for _ in range(5)}) == 1
+
+
+def test_ellipsis_replaces_what_the_previous_question_counted():
+    history = [("明月湖基地集聚了多少全职创业者？", "……")]
+    assert rewrite_question("那项目团队呢？", history) == "明月湖基地集聚了多少项目团队？"
