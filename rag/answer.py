@@ -16,7 +16,7 @@ import numpy as np
 from .documents import Article
 from .embedders import Embedder
 from .lexical import tokenize
-from .questions import QuestionKind, analyse, is_english  # noqa: F401  (is_english: public here too)
+from .questions import QuestionKind, analyse
 from .retrieve import Hit
 from .sentences import sentence_spans
 
@@ -344,7 +344,6 @@ def _list_items(kind: QuestionKind, best: _Sentence, sentences: list[_Sentence],
     para = [s for s in article if _same_paragraph(best, s, article)]
     enum = [s for s in para if s is not best and _ENUM.search(s.text)]
     leads = [s for s in article if s.lead and s.start > article[0].start and s is not best]
-    leads = [s for s in leads if s.start != _first_paragraph_start(article)]
     floor = best.score - 3 * policy.margin
     if (kind.wants_sections or best.lead) and len(leads) >= 2 and sum(s.score >= floor for s in leads) >= 2:
         return leads[: policy.list_sentences - 1]
@@ -353,14 +352,19 @@ def _list_items(kind: QuestionKind, best: _Sentence, sentences: list[_Sentence],
     return []
 
 
-def _first_paragraph_start(article: list[_Sentence]) -> int:
-    return article[0].start
-
-
 def _same_paragraph(a: _Sentence, b: _Sentence, article: list[_Sentence]) -> bool:
     """Whether no paragraph lead stands between the two sentences."""
     lo, hi = sorted((a.start, b.start))
     return not any(s.lead and lo < s.start <= hi for s in article)
+
+
+def decline(
+    question: str, hits: Sequence[Hit], articles: dict[str, Article], kind: QuestionKind, confidence: float, reason: str
+) -> Answer:
+    """The plain refusal, with the nearest passages as its (unhighlighted) sources."""
+    nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
+    text = REFUSAL_EN if kind.english else REFUSAL_ZH
+    return Answer(question, question, text, True, nearest, round(confidence, 4), reason)
 
 
 def _citation(n: int, hit: Hit, articles: dict[str, Article], highlights: list[tuple[int, int]]) -> Citation:
@@ -402,10 +406,8 @@ def extractive_answer(
     a plain refusal with the nearest passages when the evidence is too weak."""
     kind = analyse(question)
     confidence, reason = evidence_confidence(kind, hits, idf)
-    refusal = REFUSAL_EN if kind.english else REFUSAL_ZH
     if not hits or confidence < policy.min_confidence:
-        nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
-        return Answer(question, question, refusal, True, nearest, round(confidence, 4), reason)
+        return decline(question, hits, articles, kind, confidence, reason)
 
     whole = set(list(dict.fromkeys(h.chunk.article_id for h in hits))[:2]) if kind.wants_list else set()
     sentences = _candidates(hits, articles, with_notes=kind.about_author, whole=whole)
@@ -422,8 +424,7 @@ def extractive_answer(
     top_articles = set(list(dict.fromkeys(h.chunk.article_id for h in hits))[:2])
     chosen = _select(kind, sentences, policy, part_best, top_articles)
     if not chosen:
-        nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
-        return Answer(question, question, refusal, True, nearest, 0.1, f"no passage states a quantity in {kind.unit}")
+        return decline(question, hits, articles, kind, 0.1, f"no passage states a quantity in {kind.unit}")
     # Read in the order the articles tell it: article by first use, then position in the article.
     first_use: dict[str, int] = {}
     for s in sorted(chosen, key=lambda s: -s.score):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import re
 
+from .questions import is_english
+
 log = logging.getLogger(__name__)
 
 History = list[tuple[str, str]]
@@ -99,13 +101,6 @@ _ELLIPSIS_EN = re.compile(
 )
 _LEAD_ZH = re.compile(r"^(?:那么|那末|那)(?![曲坡])")
 _MARKER = re.compile(r"\s*\[\d{1,3}\]")
-
-
-def is_english(text: str) -> bool:
-    """Mostly Latin letters and hardly any Chinese characters."""
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
-    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
-    return latin > 3 * cjk
 
 
 def rewrite_question(question: str, history: History) -> str:

@@ -17,7 +17,7 @@ import urllib.request
 from functools import lru_cache
 from typing import Sequence
 
-from .answer import REFUSAL_EN, REFUSAL_ZH, Answer, Citation, _citation, evidence_confidence, extractive_answer
+from .answer import Answer, Citation, _citation, decline, evidence_confidence, extractive_answer
 from .documents import Article
 from .questions import analyse
 from .retrieve import Hit
@@ -124,8 +124,7 @@ def llm_answer(
     kind = analyse(question)
     confidence, reason = evidence_confidence(kind, hits, idf)
     if not hits or confidence < policy.min_confidence:
-        nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
-        return Answer(question, question, REFUSAL_EN if kind.english else REFUSAL_ZH, True, nearest, confidence, reason)
+        return decline(question, hits, articles, kind, confidence, reason)
 
     def fallback(why: str) -> Answer:
         log.warning("LLM backend: %s; answering extractively", why)
@@ -139,9 +138,7 @@ def llm_answer(
     except LLMError as exc:
         return fallback(str(exc))
     if "没有找到" in reply and not _MARK.search(reply):
-        nearest = [_citation(i + 1, h, articles, []) for i, h in enumerate(hits)]
-        return Answer(question, question, REFUSAL_EN if kind.english else REFUSAL_ZH, True, nearest, confidence,
-                      "the model found no answer in the passages")
+        return decline(question, hits, articles, kind, confidence, "the model found no answer in the passages")
 
     # Keep each sentence that cites a passage the model was shown; renumber citations in order of use.
     numbers: dict[int, int] = {}
