@@ -357,7 +357,11 @@ def cmd_serve(args) -> int:
         cmd_index(args)
     from ui.app import serve
 
-    serve(host=args.host, port=args.port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=args.embedder)
+    app = serve(host=args.host, port=args.port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=args.embedder,
+                block=False)
+    url = getattr(app, "local_url", None) or f"http://{args.host}:{args.port}/"
+    print(f"渝问 yuwen is serving the web chat on {url}  (Ctrl+C stops it)", flush=True)
+    app.block_thread()
     return 0
 
 
