@@ -199,7 +199,6 @@ def job(n: int, queries: int, kind_vectors: str, kinds: list[str], omp_threads: 
         save_vectors(index, tmp / f"{kind}.faiss")
         del index
         entry["disk_mb"] = _du_mb(tmp / f"{kind}.faiss")
-        before = _rss_mb()
         t = time.perf_counter()
         index = load_vectors(tmp / f"{kind}.faiss")
         entry["load_s"] = round(time.perf_counter() - t, 2)

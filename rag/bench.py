@@ -40,7 +40,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -696,7 +696,9 @@ def dev_retrieval_latency(system: System, questions: Sequence[dict]) -> dict[str
 # ------------------------------------------------------------------ plots
 
 
-def plot_recall_curves(results: Sequence[dict], path: Path | str, title: str = "") -> Path:
+def plot_recall_curves(
+    results: Sequence[dict], path: Path | str, title: str = "", ylabel: str = "recall@k of the gold passage"
+) -> Path:
     """A PNG of recall@k (k = 1..10) per system; needs matplotlib (the [peers] extra)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -705,7 +707,7 @@ def plot_recall_curves(results: Sequence[dict], path: Path | str, title: str = "
         if curve:
             ax.plot(RECALL_CURVE_KS[: len(curve)], curve, marker="o", label=r["system"])
     ax.set_xlabel("k (passages retrieved)")
-    ax.set_ylabel("recall@k of the gold passage")
+    ax.set_ylabel(ylabel)
     ax.set_xticks(list(RECALL_CURVE_KS))
     lowest = min((min(r["curve"]) for r in results if r.get("curve")), default=0.0)
     ax.set_ylim(max(0.0, np.floor((lowest - 0.05) * 10) / 10), 1.0)  # zoomed on the curves, from a round tenth

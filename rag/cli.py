@@ -201,7 +201,7 @@ def cmd_eval(args) -> int:
         from .bench import dev_curve, plot_recall_curves
 
         plot_recall_curves([{"system": f"yuwen-{args.mode}", "curve": dev_curve(report["outcomes"])}], args.plot,
-                           title=f"{args.questions.name}: recall@k")
+                           title=f"{args.questions.name}: recall@k", ylabel="recall@k of a passage holding the evidence")
     if args.json:
         out = {"n": report["n"], "overall": report["overall"], "by_type": report["by_type"]}
         if args.details:
@@ -331,7 +331,8 @@ def _eval_dev_compare(args, questions: list[dict]) -> int:
         result["build_seconds"], result["chunks"] = peer.build_seconds, peer.chunks
         results.append(result)
     if args.plot:
-        plot_recall_curves(results, args.plot, title=f"{args.questions.name}: recall@k of an evidence passage")
+        plot_recall_curves(results, args.plot, title=f"{args.questions.name}: recall@k (chunk sizes differ by system)",
+                           ylabel="recall@k of a passage holding the evidence")
     if args.json:
         print(json.dumps(report_json(results, None, questions=str(args.questions)), ensure_ascii=False, indent=2))
     else:
