@@ -86,6 +86,11 @@ class Engine:
         index_dir = Path(index_dir or settings.index_dir)
         corpus_dir = Path(corpus_dir or settings.corpus_dir)
         reader = IndexReader(index_dir)
+        # One query at a time: FAISS's thread team only adds waiting (10-50x slower under load,
+        # benchmarks/RESULTS.md); concurrent users are served by the web app's own workers.
+        import faiss
+
+        faiss.omp_set_num_threads(1)
         m = reader.manifest
         wanted = embedder or settings.embedder
         if wanted != m.embedder:
