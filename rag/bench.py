@@ -46,6 +46,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
+from .jsonl import read_jsonl
 from .chunking import ChunkSettings
 from .documents import Article
 from .evaluate import METRICS, EvalSetError
@@ -104,19 +105,7 @@ def _read_jsonl(path: Path, required: dict[str, type]) -> list[dict]:
     if not path.is_file():
         raise BenchError(f"Benchmark file {path} is missing: a benchmark folder needs {PASSAGES_FILE} and {QUESTIONS_FILE}.")
     out = []
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"{path} is not UTF-8 text ({exc.reason}).") from exc
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BenchError(f"{path}:{n}: not JSON ({exc.msg}).") from exc
-        if not isinstance(item, dict):
-            raise BenchError(f"{path}:{n}: each line must be a JSON object.")
+    for n, item in read_jsonl(path, BenchError):
         for key, kind in required.items():
             if not isinstance(item.get(key), kind):
                 raise BenchError(f"{path}:{n}: field \"{key}\" is missing or not a {kind.__name__}.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .engine import Engine
+from .jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,8 @@ def load_questions(path: Path | str) -> list[dict]:
     if not path.is_file():
         raise EvalSetError(f"Question file {path} does not exist.")
     out = []
-    for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalSetError(f"{path}:{n}: not JSON ({exc.msg}).") from exc
-        if not isinstance(item, dict) or not str(item.get("question", "")).strip():
+    for n, item in read_jsonl(path, EvalSetError):
+        if not str(item.get("question", "")).strip():
             raise EvalSetError(f"{path}:{n}: each line needs a non-empty \"question\".")
         item.setdefault("id", f"line{n}")
         item.setdefault("type", "fact")

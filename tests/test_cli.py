@@ -102,3 +102,10 @@ def test_chat_reads_a_follow_up_in_the_context_of_the_previous_question(indexed,
     out = capsys.readouterr().out
     assert out.count("Sources:") + out.count("Nearest passages") == 2
     assert "(searched as:" in out  # the follow-up was rewritten before retrieval
+
+
+def test_eval_of_a_file_that_is_not_utf8_is_a_clear_error(indexed, tmp_path, capsys):
+    bad = tmp_path / "gbk.jsonl"
+    bad.write_bytes('{"question": "重庆的问题"}\n'.encode("gb18030"))
+    assert main(["eval", str(bad), *indexed]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
