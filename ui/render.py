@@ -361,6 +361,12 @@ def notice_html(kind: str, title: str, body: str = "", command: str = "") -> str
     return f'<div class="yw-notice {esc(kind)}" role="status"><b>{esc(title)}</b>{text}{cmd}</div>'
 
 
+def _precision_text(precision: dict | None) -> str:
+    if not precision:
+        return ""
+    return f"index {precision.get('index', '?')}, queries {precision.get('queries', '?')}"
+
+
 def status_html(status: dict | None, error: str = "") -> str:
     """The index status table (model, articles, passages, when built), or what is wrong with it."""
     if error:
@@ -369,6 +375,7 @@ def status_html(status: dict | None, error: str = "") -> str:
         return notice_html("warn", "Index not opened yet / 索引尚未加载")
     rows = [
         ("Embedding model / 模型", f"{status.get('embedder', '?')} ({status.get('dim', '?')}-d)"),
+        ("Precision / 精度", _precision_text(status.get("precision"))),
         ("Articles / 文章", status.get("articles", "?")),
         ("Passages / 段落", status.get("chunks", "?")),
         ("Built / 构建于", status.get("built_at", "?")),
