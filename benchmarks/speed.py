@@ -107,7 +107,7 @@ def job_build(backend: str, source: str, passages: int, queries: int) -> dict:
     import tracemalloc
 
     from rag import engine as engine_mod
-    from rag.answer import answer_units
+    from rag.units import answer_units
     from rag.bench import bench_articles, load_bench
     from rag.bm25 import build_bm25
     from rag.chunking import ChunkSettings, chunk_articles

@@ -18,7 +18,7 @@ from .embedders import Embedder
 from .lexical import tokenize
 from .questions import QuestionKind, analyse
 from .retrieve import Hit
-from .sentences import sentence_spans
+from .units import answer_units
 
 REFUSAL_ZH = "资料中没有找到与该问题直接相关的内容。以下是最接近的段落，仅供参考："
 REFUSAL_EN = "The articles do not contain an answer to this question. The closest passages are listed below for reference."
@@ -91,40 +91,11 @@ class _Sentence:
     score: float = 0.0
 
 
-_ENDS = re.compile(r"[。！？；!?;…）)”’\"]$")
 _ENUM = re.compile(r"^(?:[一二三四五六七八九十]是|第[一二三四五六七八九十]|首先|其次|再次|最后|[（(]?[一二三四五六七八九十\d][)）、.])")
 
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
-
-
-def answer_units(article: Article) -> list[tuple[int, int, bool]]:
-    """Spans of the article's sentences that can carry an answer, with whether each opens a
-    paragraph that continues: body sentences, table rows and the author note; not the headline,
-    the byline or bare subheads, which repeat the question more than they answer it."""
-    text = article.text
-    title_parts = {p for p in article.title.split(" ") if p}
-    out = []
-    para_start = 0
-    spans = sentence_spans(text)
-    for i, (s, e) in enumerate(spans):
-        t = text[s:e]
-        if text.rfind("\n", 0, s) >= para_start or s == 0:
-            para_start = s
-        if not any(ch.isalnum() for ch in t) or len(t) < 6:
-            continue
-        if "|" in t:
-            out.append((s, e, False))
-            continue
-        if t in title_parts or t == article.title or t.startswith("■") or (article.byline and t == article.byline):
-            continue
-        if not _ENDS.search(t) and len(t) <= 40:
-            continue  # a headline-like line without a sentence end
-        nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
-        opens = s == para_start and "\n" not in text[e:nxt] and len(t) <= 48
-        out.append((s, e, opens))
-    return out
 
 
 class IdfTable:

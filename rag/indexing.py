@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .answer import answer_units
+from .units import answer_units
 from .bm25 import build_bm25
 from .chunking import ChunkSettings, chunk_articles
 from .config import Settings

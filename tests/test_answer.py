@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer import answer_units
+from rag.units import answer_units
 from rag.documents import Article
 from rag.engine import Engine
 from rag.indexing import build_index
