@@ -75,6 +75,7 @@ class AnswerPolicy:
     margin: float = 0.04  # keep sentences scoring within this of the best one
     lexical_weight: float = 0.5
     min_confidence: float = 0.5
+    several_articles: int = 3  # articles a 分别/两篇 question may draw its answer from
 
 
 @dataclass
@@ -130,6 +131,10 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
+# Above this topic confidence a missing emphasis quote (数字文化“走出去”) does not refuse.
+_STRONG_TOPIC = 0.9
+
+
 def evidence_confidence(kind: QuestionKind, hits: Sequence[Hit], idf: IdfTable) -> tuple[float, str]:
     """A score in [0, 1] that the passages hold an answer, and the reason when they do not.
 
@@ -152,14 +157,21 @@ def evidence_confidence(kind: QuestionKind, hits: Sequence[Hit], idf: IdfTable) 
         if best_dense is not None:
             signal += (best_dense - 0.84) * 40
     confidence = _sigmoid(signal)
-    if kind.anchors:
-        texts = [_norm(h.chunk.embed_text()) for h in hits]
+    texts = [_norm(h.chunk.embed_text()) for h in hits]
+    # An emphasis quote the passages do hold counts as an anchor; one they lack refuses only
+    # when the passages are not clearly on topic.
+    soft_found = [a for a in kind.soft_anchors if any(_norm(a) in t for t in texts)]
+    soft_missing = [a for a in kind.soft_anchors if a not in soft_found]
+    if soft_missing and confidence < _STRONG_TOPIC:
+        return min(confidence, 0.1), f"no passage mentions {', '.join(soft_missing)}"
+    anchors = kind.anchors + tuple(soft_found)
+    if anchors:
         # One passage must hold them all, unless the question asks about several things at once.
-        together = any(all(_norm(a) in t for a in kind.anchors) for t in texts)
-        spread = all(any(_norm(a) in t for t in texts) for a in kind.anchors)
+        together = any(all(_norm(a) in t for a in anchors) for t in texts)
+        spread = all(any(_norm(a) in t for t in texts) for a in anchors)
         if not (together or (kind.wants_several and spread)):
-            missing = [a for a in kind.anchors if not any(_norm(a) in t for t in texts)]
-            return min(confidence, 0.1), f"no passage mentions {', '.join(missing) or ' and '.join(kind.anchors)} together"
+            missing = [a for a in anchors if not any(_norm(a) in t for t in texts)]
+            return min(confidence, 0.1), f"no passage mentions {', '.join(missing) or ' and '.join(anchors)} together"
     unknown = [w for w in kind.measured if not idf.known(w)]
     if unknown:
         return min(confidence, 0.1), f"the articles never mention {'、'.join(unknown)}"
@@ -252,7 +264,7 @@ def _select(
         return []
     ranked = sorted(sentences, key=lambda s: -s.score)
     best = ranked[0]
-    wide = kind.wants_list or kind.wants_several or bool(kind.parts)
+    wide = kind.wants_list or kind.wants_several or bool(part_best)
     limit = policy.list_sentences if wide else policy.max_sentences
     budget = policy.list_chars if wide or kind.wants_reasons else policy.max_chars
     chosen: list[_Sentence] = []
@@ -275,6 +287,14 @@ def _select(
     take(best)
     for s in part_best:
         take(s)
+    if kind.wants_several:
+        # 「分别」「两篇」: the best sentence of each of the next articles, when it is close enough.
+        best_of: dict[str, _Sentence] = {}
+        for s in ranked:
+            best_of.setdefault(s.article_id, s)
+        for s in list(best_of.values())[1 : policy.several_articles]:
+            if s.score >= best.score - 3 * policy.margin:
+                take(s)
     if kind.wants_list:
         for s in _list_items(kind, best, sentences, policy):
             take(s)
@@ -372,9 +392,11 @@ def extractive_answer(
     policy: AnswerPolicy = AnswerPolicy(),
     query_vector: np.ndarray | None = None,
     sentence_vectors: SentenceVectors | None = None,
+    parts: Sequence[str] | None = None,
 ) -> Answer:
     """An answer made of the passages' own sentences, each followed by its citation ``[n]``;
-    a plain refusal with the nearest passages when the evidence is too weak."""
+    a plain refusal with the nearest passages when the evidence is too weak. ``parts``: the
+    sub-questions the answer must cover (default: those the question's wording shows)."""
     kind = analyse(question)
     confidence, reason = evidence_confidence(kind, hits, idf)
     if not hits or confidence < policy.min_confidence:
@@ -384,10 +406,11 @@ def extractive_answer(
     sentences = _candidates(hits, articles, with_notes=kind.about_author, whole=whole)
     _score(kind, sentences, hits, embedder, idf, policy, query_vector, sentence_vectors)
     part_best = []
-    if kind.parts and embedder is not None:
+    parts = kind.parts if parts is None else tuple(parts)
+    if parts and embedder is not None:
         # Each sub-question gets its own best sentence, so that the answer covers every part.
         whole_scores = [s.score for s in sentences]
-        for part in kind.parts:
+        for part in parts:
             _score(analyse(part), sentences, hits, embedder, idf, policy, None, sentence_vectors)
             part_best.append(max(sentences, key=lambda s: s.score))
         for s, score in zip(sentences, whole_scores):
@@ -404,14 +427,14 @@ def extractive_answer(
 
     numbers: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
-    parts = []
+    pieces = []
     for s in chosen:
         n = numbers.setdefault(s.hit, len(numbers) + 1)
         highlights.setdefault(s.hit, []).append((s.start, s.end))
-        parts.append(f"{s.text}[{n}]")
+        pieces.append(f"{s.text}[{n}]")
     citations = [_citation(n, hits[i], articles, highlights[i]) for i, n in sorted(numbers.items(), key=lambda kv: kv[1])]
     joiner = " " if kind.english else ""
-    return Answer(question, question, joiner.join(parts), False, citations, round(confidence, 4))
+    return Answer(question, question, joiner.join(pieces), False, citations, round(confidence, 4))
 
 
 def _llm_answer(*args, **kwargs) -> Answer:

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import BACKENDS, Answer, AnswerPolicy, IdfTable
+from .answer import BACKENDS, Answer, AnswerPolicy, IdfTable, evidence_confidence
 from .chunking import ChunkSettings
 from .config import Settings
 from .documents import Article
 from .embedders import Embedder, EmbedderError, load_embedder
 from .indexing import build_index
 from .ingest import read_text
-from .retrieve import MODES, Hit, retrieve
+from .questions import analyse
+from .retrieve import MODES, Hit, retrieve, widen
 from .store import (
     IndexIncompatibleError,
     IndexMissingError,
@@ -137,6 +138,23 @@ class Engine:
         qv = self.query_vector(q) if mode != "bm25" else None
         return retrieve(self.reader, self.embedder, q, k=k, mode=mode, query_vector=qv)
 
+    def _hits_for(self, question: str, k: int, mode: str) -> tuple[list[Hit], tuple[str, ...] | None]:
+        """The passages an answer reads, and the sub-questions it must cover: the question's top
+        ``k``, widened for a question that asks several things (A和B分别…, two sub-questions,
+        两篇文章…) so that each has its evidence. A sub-question whose own passages fail the
+        evidence check adds nothing (it would only bring in off-topic sentences)."""
+        kind = analyse(question)
+        if not (kind.parts or kind.wants_several):
+            return self.search(question, k=k, mode=mode), None
+        deeper = self.search(question, k=3 * k, mode=mode)
+        parts, rankings = [], []
+        for part in kind.parts:
+            ranking = self.search(part, k=k, mode=mode)
+            if evidence_confidence(analyse(part), ranking, self.idf)[0] >= self.policy.min_confidence:
+                parts.append(part)
+                rankings.append(ranking)
+        return widen(deeper[:k], rankings, deeper[k:] if kind.wants_several else []), tuple(parts)
+
     def ask(
         self,
         question: str,
@@ -160,11 +178,11 @@ class Engine:
             from .followup import rewrite_question
 
             rewritten = rewrite_question(asked, list(history))
-        hits = self.search(rewritten, k=int(k), mode=mode)
+        hits, parts = self._hits_for(rewritten, int(k), mode)
         qv = self.query_vector(rewritten)
         answer = BACKENDS[backend](
             rewritten, hits, self.reader.articles(), self.embedder, self.idf, self.policy,
-            query_vector=qv, sentence_vectors=self.reader.sentence_vector,
+            query_vector=qv, sentence_vectors=self.reader.sentence_vector, parts=parts,
         )
         answer.question = asked
         answer.rewritten = rewritten

@@ -119,6 +119,7 @@ def llm_answer(
     policy,
     query_vector=None,
     sentence_vectors=None,
+    parts=None,  # the chat model reads the whole question; sub-questions only widened the passages
 ) -> Answer:
     """An answer written by the chat model from the numbered passages, each claim cited."""
     kind = analyse(question)

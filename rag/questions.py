@@ -12,6 +12,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9·\-]*[A-Za-z0-9]")
 _QUOTED = re.compile(r"[《“\"「]([^》”\"」]{2,20})[》”\"」]")
+_TITLE = re.compile(r"《([^》]{2,30})》")
 # 几/多少 followed by a measure word; 哪几 asks for a list, not a number.
 _QUANTITY_ZH = re.compile(r"(?<![哪这那])(?:几|多少)(?P<unit>[天日年月条项位名人个家次元所座种批台辆件篇倍期届])")
 _MEASURE_ZH = re.compile(r"(?<![哪这那])(?:几|多少|多大|多高|多长|多久|多重|多远)")
@@ -24,6 +25,9 @@ _LIST = re.compile(
 )
 _HOW = re.compile(r"怎样|如何|怎么|为什么|为何|\bhow\b|\bwhy\b", re.I)
 _PARTS = re.compile(r"[？?；;]")
+_PRONOUN = re.compile(r"^(?:它们|他们|她们|它|其|他|她|该)")
+# A closing instruction (请结合两篇文章回答) says how to answer, not what to find.
+_INSTRUCTION = re.compile(r"^(?:请|试|结合|please\b)|回答[。.]?$", re.I)
 _SECTIONS = re.compile(r"哪几个方面|哪些方面|几个方面|哪几方面|哪些途径|什么途径|哪几条|哪些路径")
 _SEVERAL = re.compile(r"分别|各自|两篇|和.{1,12}两|both|respectively|\band\b.*\?", re.I)
 _AUTHOR = re.compile(r"作者|单位|任职|哪所(?:高校|大学|学校)|来自哪|author", re.I)
@@ -38,13 +42,16 @@ class QuestionKind:
     text: str
     english: bool
     anchors: tuple[str, ...] = ()  # strings a passage must contain (numbers, Latin names, quoted titles)
+    # Phrases quoted for emphasis (数字文化“走出去”): a paraphrase may quote a slogan the article
+    # words otherwise, so their absence is weighed against how clearly the passages are on topic.
+    soft_anchors: tuple[str, ...] = ()
     unit: str = ""  # the measure word of a quantity question (条 in 多少条)
     measured: tuple[str, ...] = ()  # the nouns a quantity question measures (参数 in 参数规模有多大)
     wants_list: bool = False
     wants_sections: bool = False  # asks for the parallel parts of an argument (哪几个方面)
     wants_several: bool = False
     wants_reasons: bool = False  # how / why: an explanation takes more than one sentence
-    parts: tuple[str, ...] = ()  # the sub-questions of a question that asks two things
+    parts: tuple[str, ...] = ()  # the sub-questions of a question that asks two things (or A和B分别…)
     about_author: bool = False
     unit_pattern: re.Pattern | None = field(default=None, compare=False)
 
@@ -95,13 +102,56 @@ def _parts(question: str) -> tuple[str, ...]:
     """The sub-questions of 「A是什么？B在哪里？」. Each is matched alone against sentences that
     were retrieved for the whole question, so a later part's 它/其 needs no resolving."""
     pieces = [p.strip() for p in _PARTS.split(question) if len(p.strip()) >= 4]
-    return tuple(pieces) if len(pieces) >= 2 else ()
+    pieces = [p for p in pieces if not _INSTRUCTION.search(p)]
+    if len(pieces) < 2:
+        return ()
+    # 「…四足机器人叫什么？它后来…」: a later part is looked up on its own, so its pronoun is
+    # replaced by the last noun of the part before it.
+    for i in range(1, len(pieces)):
+        m = _PRONOUN.match(pieces[i])
+        if m:
+            nouns = [w.word for w in pseg.cut(pieces[i - 1]) if w.flag.startswith("n") and len(w.word) >= 2]
+            if nouns:
+                pieces[i] = nouns[-1] + pieces[i][m.end():]
+    return tuple(pieces)
+
+
+def _coordinates(question: str) -> tuple[str, ...]:
+    """「第八次和第十次会议分别突出了什么主题」 as 「第八次会议突出了什么主题」 and
+    「第十次会议突出了什么主题」: one question per coordinated item (A和B … 分别/各自)."""
+    clause = next((c for c in re.split(r"[？?。；;，,]", question) if re.search(r"分别|各自", c)), "")
+    if not clause:
+        return ()
+    words = [(w.word, w.flag) for w in pseg.cut(clause.replace("分别", "").replace("各自", ""))]
+    nominal = lambda flag: flag[0] in "nmq" or flag in ("vn", "an", "eng")  # noqa: E731
+    for i, (w, _) in enumerate(words):
+        if w not in ("和", "与", "及", "以及") or i == 0:
+            continue
+        lo = i
+        while lo > 0 and nominal(words[lo - 1][1]):
+            lo -= 1
+        hi = i + 1
+        while hi < len(words) and nominal(words[hi][1]):
+            hi += 1
+        a, b = words[lo:i], words[i + 1 : hi]
+        if not a or not b:
+            continue
+        # 「第八次和第十次会议」: the shared head (会议) that only the second item spells out.
+        a = a + b[len(a):]
+        text = "".join(x for x, _ in words)
+        joined = "".join(x for x, _ in words[lo:hi])
+        return tuple(text.replace(joined, "".join(x for x, _ in item), 1) for item in (a, b))
+    return ()
 
 
 @lru_cache(maxsize=1024)
 def analyse(question: str) -> QuestionKind:
     """The kind of answer ``question`` asks for."""
     english = is_english(question)
+    anchors = _anchors(question, english)
+    titles = set(_TITLE.findall(question))
+    soft = tuple(a for a in anchors if a in _QUOTED.findall(question) and a not in titles and _CJK.search(a)
+                 and not _NUMBER.search(a) and not _LATIN.search(a))
     unit = ""
     m = _QUANTITY_ZH.search(question)
     if m:
@@ -114,14 +164,15 @@ def analyse(question: str) -> QuestionKind:
     return QuestionKind(
         text=question,
         english=english,
-        anchors=_anchors(question, english),
+        anchors=tuple(a for a in anchors if a not in soft),
+        soft_anchors=soft,
         unit=unit,
         measured=() if english else _measured_nouns(question),
         wants_list=bool(_LIST.search(question)),
         wants_sections=bool(_SECTIONS.search(question)),
         wants_several=bool(_SEVERAL.search(question)),
         wants_reasons=bool(_HOW.search(question)),
-        parts=_parts(question),
+        parts=_parts(question) or _coordinates(question),
         about_author=bool(_AUTHOR.search(question)),
         unit_pattern=pattern,
     )

@@ -109,3 +109,32 @@ def retrieve(
         )
         for (r, s), c in zip(ranked, chunks)
     ]
+
+
+def widen(
+    hits: list[Hit], part_rankings: list[list[Hit]], deeper: list[Hit] = (), per_part: int = 2, articles: int = 2
+) -> list[Hit]:
+    """``hits`` for a question that asks several things, grown so each thing has its evidence:
+    the best ``per_part`` passages of each sub-question's own ranking, then, while fewer than
+    ``articles`` articles are present, the best passage of the next article in ``deeper`` (the
+    whole question's longer ranking). Order: the whole question's hits first, as ranked."""
+    out = list(hits)
+    seen = {h.row for h in out}
+    for ranking in part_rankings:
+        added = 0
+        for h in ranking:
+            if added >= per_part:
+                break
+            if h.row not in seen:
+                out.append(h)
+                seen.add(h.row)
+            added += 1  # a part whose best passages are already in counts them as its own
+    present = {h.chunk.article_id for h in out}
+    for h in deeper:
+        if len(present) >= articles:
+            break
+        if h.chunk.article_id not in present:
+            out.append(h)
+            seen.add(h.row)
+            present.add(h.chunk.article_id)
+    return out

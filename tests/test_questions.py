@@ -38,7 +38,38 @@ def test_english_headcount_question_needs_a_number_of_people():
 
 def test_two_questions_in_one_are_split_into_parts():
     kind = analyse("那款机器人叫什么？它后来在什么场合亮过相？")
-    assert kind.parts == ("那款机器人叫什么", "它后来在什么场合亮过相")
+    assert kind.parts[0] == "那款机器人叫什么"
+    assert kind.parts[1].endswith("后来在什么场合亮过相")
+
+
+def test_a_later_part_names_what_its_pronoun_stands_for():
+    kind = analyse("那款机器人叫什么？它后来在什么场合亮过相？")
+    assert kind.parts[1] == "机器人后来在什么场合亮过相"
+
+
+def test_a_closing_instruction_is_not_a_part():
+    assert analyse("巴渝文化在两篇文章里被怎样运用？请结合两篇文章回答。").parts == ()
+
+
+def test_two_things_asked_about_respectively_become_two_questions():
+    kind = analyse("重庆和四川的工业增加值分别是多少？")
+    assert kind.parts == ("重庆的工业增加值是多少", "四川的工业增加值是多少")
+    assert kind.wants_several
+
+
+def test_coordinated_items_share_the_head_only_the_second_spells_out():
+    kind = analyse("联席会议第八次和第十次会议分别突出了什么主题？")
+    assert kind.parts == ("联席会议第八次会议突出了什么主题", "联席会议第十次会议突出了什么主题")
+
+
+def test_and_without_respectively_is_one_question():
+    assert analyse("重庆和四川的工业增加值是多少？").parts == ()
+
+
+def test_emphasis_quotes_are_soft_anchors_but_book_titles_stay_hard():
+    kind = analyse("《研学实践指引》如何推动数字文化“走出去”？")
+    assert "研学实践指引" in kind.anchors and "研学实践指引" not in kind.soft_anchors
+    assert kind.soft_anchors == ("走出去",) and "走出去" not in kind.anchors
 
 
 def test_measured_noun_is_found_before_the_measure_word():

@@ -1,0 +1,83 @@
+"""Questions that ask several things at once (A和B分别…, 两篇文章的作者…, two questions in one):
+the answer draws each thing from its own evidence, across articles."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.documents import Chunk
+from rag.engine import Engine
+from rag.indexing import build_index
+from rag.retrieve import Hit, widen
+
+PAGES = {
+    "culture.txt": "以数字技术赋能文化治理\n■刘一\n"
+    "数字技术为文化领域治理提供了新工具。建设文化大数据平台，推动治理精准化。\n"
+    "培养数字人才，为文化治理提供长效动力。\n"
+    "（作者单位：甲乙大学马克思主义学院）\n",
+    "digital.txt": "加快推进数字文化建设\n■陈二\n"
+    "数字文化是文化建设的新阵地。实施文化“出海计划”，鼓励数字文化企业拓展海外市场。\n"
+    "完善数字文化传播体系，形成全域覆盖的传播格局。\n"
+    "（作者单位：丙丁政法大学）\n",
+    "cq.txt": "重庆工业稳步增长\n■记者 张三\n今年前三季度，重庆工业增加值同比增长6.5%，汽车产量保持全国第一。\n",
+    "sc.txt": "四川工业加快转型\n■记者 李四\n今年前三季度，四川工业增加值同比增长7.2%，电子信息产业规模扩大。\n",
+    "food.txt": "火锅节开幕\n■记者 王五\n第十届火锅美食节在南岸区开幕，吸引游客十万人次。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> Engine:
+    root = tmp_path_factory.mktemp("several")
+    (root / "corpus").mkdir()
+    for name, text in PAGES.items():
+        (root / "corpus" / name).write_text(text, "utf-8")
+    build_index(root / "corpus", root / "index", embedder="e5-small")
+    return Engine.open(root / "index", root / "corpus", embedder="e5-small")
+
+
+def test_authors_of_two_articles_are_both_named(engine):
+    answer = engine.ask("两篇讨论数字文化的文章，作者分别来自哪所大学？", k=1)
+    assert "甲乙大学马克思主义学院" in answer.text and "丙丁政法大学" in answer.text
+    assert {c.article_id for c in answer.citations} >= {engine_article(engine, "culture.txt"), engine_article(engine, "digital.txt")}
+
+
+def test_each_of_two_coordinated_things_gets_its_own_fact(engine):
+    answer = engine.ask("重庆和四川的工业增加值分别增长了多少？", k=1)
+    assert not answer.refused
+    assert "6.5%" in answer.text and "7.2%" in answer.text
+
+
+def test_a_single_question_reads_only_its_own_top_passages(engine):
+    answer = engine.ask("重庆工业增加值增长了多少？", k=1)
+    assert "6.5%" in answer.text and "7.2%" not in answer.text
+
+
+def test_an_emphasis_quote_the_articles_word_otherwise_does_not_refuse_an_on_topic_question(engine):
+    answer = engine.ask("数字文化企业怎样“走出去”拓展海外市场？")
+    assert not answer.refused
+    assert "出海计划" in answer.text
+
+
+def test_an_emphasis_quote_on_an_off_topic_question_still_refuses(engine):
+    assert engine.ask("“星际快递”每天送多少件包裹？").refused
+
+
+def engine_article(engine: Engine, file: str) -> str:
+    return next(a.id for a in engine.articles() if a.file == file)
+
+
+def _hit(row: int, article: str) -> Hit:
+    chunk = Chunk(id=f"{article}:{row:03d}", article_id=article, ordinal=row, start=0, end=1, text="x", title="t", file="f")
+    return Hit(row=row, chunk=chunk, score=1.0 / (row + 1))
+
+
+def test_widen_adds_each_parts_best_passages_after_the_questions_own():
+    own = [_hit(0, "a"), _hit(1, "a")]
+    part = [_hit(1, "a"), _hit(7, "b"), _hit(8, "b")]
+    assert [h.row for h in widen(own, [part])] == [0, 1, 7]
+
+
+def test_widen_brings_in_a_second_article_from_the_deeper_ranking():
+    own = [_hit(0, "a"), _hit(1, "a")]
+    deeper = [_hit(2, "a"), _hit(5, "c"), _hit(6, "d")]
+    assert [h.row for h in widen(own, [], deeper)] == [0, 1, 5]
