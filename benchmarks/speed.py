@@ -108,6 +108,7 @@ def job_build(backend: str, source: str, passages: int, queries: int) -> dict:
     import tracemalloc
 
     from rag import engine as engine_mod
+    from rag.embedders import query_vector
     from rag.units import answer_units
     from rag.bench import bench_articles, load_bench
     from rag.bm25 import build_bm25
@@ -188,13 +189,13 @@ def job_build(backend: str, source: str, passages: int, queries: int) -> dict:
     eng.search(asked[0], k=10)  # warm-up: jieba dictionary, sqlite pages
     retrieval, answer, cpu_retrieval = [], [], []
     for q in asked:
-        engine_mod._query_vector.cache_clear()
+        query_vector.cache_clear()
         w, c = time.perf_counter(), time.process_time()
         eng.search(q, k=10, mode="hybrid")
         retrieval.append(time.perf_counter() - w)
         cpu_retrieval.append(time.process_time() - c)
     for q in asked:
-        engine_mod._query_vector.cache_clear()
+        query_vector.cache_clear()
         w = time.perf_counter()
         eng.ask(q, k=5, mode="hybrid")
         answer.append(time.perf_counter() - w)

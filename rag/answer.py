@@ -15,6 +15,7 @@ import numpy as np
 
 from .documents import Article
 from .embedders import Embedder
+from .embedders import query_vector as cached_query_vector
 from .lexical import tokenize
 from .questions import QuestionKind, analyse
 from .retrieve import Hit
@@ -223,7 +224,7 @@ def _score(
     q_tokens = [t for t in dict.fromkeys(tokenize(kind.text)) if t not in topic]
     dense = np.zeros(len(sentences), dtype=np.float32)
     if embedder is not None and sentences:
-        q = query_vector if query_vector is not None else embedder.encode_queries([kind.text])[0]
+        q = query_vector if query_vector is not None else cached_query_vector(embedder, kind.text)
         vecs: list[np.ndarray | None] = [
             stored(s.article_id, s.start, s.end) if stored else None for s in sentences
         ]

@@ -393,9 +393,9 @@ class YuwenSystem:
 
     def reset(self) -> None:
         """Forget cached query vectors, so that each system pays for its own embeddings."""
-        from .engine import _query_vector
+        from .embedders import query_vector
 
-        _query_vector.cache_clear()
+        query_vector.cache_clear()
 
 
 @dataclass

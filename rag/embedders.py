@@ -272,6 +272,13 @@ EMBEDDERS: dict[str, Callable[[], Embedder]] = {
 }
 
 
+@lru_cache(maxsize=1024)
+def query_vector(embedder: Embedder, question: str) -> np.ndarray:
+    """``embedder``'s vector for one question, cached: retrieval, the answerer and each
+    sub-question of a question all ask for it."""
+    return embedder.encode_queries([question])[0]
+
+
 @lru_cache(maxsize=4)
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     """The embedder registered as ``name``, or a sentence-transformers model by hub name or path.

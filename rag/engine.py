@@ -14,7 +14,7 @@ from .answer import BACKENDS, Answer, AnswerPolicy, IdfTable, evidence_confidenc
 from .chunking import ChunkSettings
 from .config import Settings
 from .documents import Article
-from .embedders import Embedder, EmbedderError, load_embedder
+from .embedders import Embedder, EmbedderError, load_embedder, query_vector
 from .indexing import build_index
 from .ingest import read_text
 from .questions import analyse
@@ -130,7 +130,7 @@ class Engine:
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding, cached: the UI and the answerer both need it."""
-        return _query_vector(self.embedder, question)
+        return query_vector(self.embedder, question)
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         """The ``k`` best passages for ``question``."""
@@ -229,7 +229,3 @@ class Engine:
 def _idf_for(reader: IndexReader) -> IdfTable:
     return IdfTable(reader.bm25)
 
-
-@lru_cache(maxsize=1024)
-def _query_vector(embedder: Embedder, question: str) -> np.ndarray:
-    return embedder.encode_queries([question])[0]
