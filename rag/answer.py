@@ -75,6 +75,12 @@ class AnswerPolicy:
     list_chars: int = 640
     margin: float = 0.04  # keep sentences scoring within this of the best one
     lexical_weight: float = 0.5
+    # A sentence often leaves out the subject its headline names (任《四库全书》总裁官。 under
+    # 曹文埴): question words found only in the article's title count this much of a word in the
+    # sentence itself.
+    title_weight: float = 0.5
+    # A question naming a 《title》 or “name” wants sentences from passages that mention it.
+    off_topic_penalty: float = 0.05
     min_confidence: float = 0.5
     several_articles: int = 3  # articles a 分别/两篇 question may draw its answer from
 
@@ -241,10 +247,21 @@ def _score(
     local = {t: math.log((n + 1) / (sum(t in ts for ts in token_sets) + 0.5)) for t in q_tokens}
     weight = lambda t: idf(t) * max(local.get(t, 0.0), 0.0)  # noqa: E731
     total = sum(weight(t) for t in q_tokens) or 1.0
+    title_tokens = {i: set(tokenize(hits[i].chunk.title)) for i in {s.hit for s in sentences}}
+    on_topic = {
+        i: all(_norm(q) in _norm(hits[i].chunk.embed_text()) for q in kind.quoted) for i in title_tokens
+    }
     for s, d, ts in zip(sentences, dense, token_sets):
         s.dense = float(d)
-        s.lexical = 0.0 if kind.english else sum(weight(t) for t in q_tokens if t in ts) / total
+        if kind.english:
+            s.lexical = 0.0
+        else:
+            own = sum(weight(t) for t in q_tokens if t in ts)
+            titled = sum(weight(t) for t in q_tokens if t not in ts and t in title_tokens[s.hit])
+            s.lexical = (own + policy.title_weight * titled) / total
         s.score = s.dense + policy.lexical_weight * s.lexical - 0.005 * s.hit
+        if not on_topic[s.hit]:
+            s.score -= policy.off_topic_penalty
         if kind.unit_pattern and kind.unit_pattern.search(s.text):
             s.score += 0.03  # states a quantity in the unit the question asks for
         if kind.about_author and s.note:
