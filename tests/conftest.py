@@ -22,6 +22,18 @@ MINI_PAGES = {
 }
 
 
+def engine_over(pages: dict[str, str], root: Path, embedder: str):
+    """An engine over an index of ``pages`` (file name -> text), built under ``root``."""
+    from rag.engine import Engine
+    from rag.indexing import build_index
+
+    (root / "corpus").mkdir()
+    for name, text in pages.items():
+        (root / "corpus" / name).write_text(text, "utf-8")
+    build_index(root / "corpus", root / "index", embedder=embedder)
+    return Engine.open(root / "index", root / "corpus", embedder=embedder)
+
+
 @pytest.fixture
 def mini_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"

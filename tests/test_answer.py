@@ -2,10 +2,9 @@
 
 import pytest
 
-from rag.units import answer_units
 from rag.documents import Article
-from rag.engine import Engine
-from rag.indexing import build_index
+from rag.units import answer_units
+from tests.conftest import engine_over
 
 SECTIONED = (
     "推进城市治理现代化\n■记者 王五\n"
@@ -45,14 +44,11 @@ def test_answer_units_mark_short_paragraph_leads():
 
 @pytest.fixture(scope="module")
 def sectioned_engine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sectioned")
-    (root / "corpus").mkdir()
-    (root / "corpus" / "x.txt").write_text(SECTIONED, "utf-8")
-    (root / "corpus" / "y.txt").write_text(
-        "川渝工业增加值快速增长\n\n■记者 张三\n\n今年前三季度，成渝地区双城经济圈工业增加值达到1.68万亿元，同比增长6%。\n", "utf-8"
-    )
-    build_index(root / "corpus", root / "index", embedder="e5-small")
-    return Engine.open(root / "index", root / "corpus", embedder="e5-small")
+    pages = {
+        "x.txt": SECTIONED,
+        "y.txt": "川渝工业增加值快速增长\n\n■记者 张三\n\n今年前三季度，成渝地区双城经济圈工业增加值达到1.68万亿元，同比增长6%。\n",
+    }
+    return engine_over(pages, tmp_path_factory.mktemp("sectioned"), "e5-small")
 
 
 def test_every_answer_sentence_is_quoted_verbatim_and_highlighted(sectioned_engine):

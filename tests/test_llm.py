@@ -6,8 +6,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from rag.engine import Engine
-from rag.indexing import build_index
 from rag.llm import build_prompt, count_tokens
 
 
@@ -47,14 +45,9 @@ def server():
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from tests.conftest import MINI_PAGES
+    from tests.conftest import MINI_PAGES, engine_over
 
-    root = tmp_path_factory.mktemp("llm")
-    (root / "corpus").mkdir()
-    for name, text in MINI_PAGES.items():
-        (root / "corpus" / name).write_text(text, "utf-8")
-    build_index(root / "corpus", root / "index", embedder="minilm")
-    return Engine.open(root / "index", root / "corpus", embedder="minilm")
+    return engine_over(MINI_PAGES, tmp_path_factory.mktemp("llm"), "minilm")
 
 
 QUESTION = "AI·NK教育大模型接入了什么能力？"

@@ -7,8 +7,8 @@ import pytest
 
 from rag.documents import Chunk
 from rag.engine import Engine
-from rag.indexing import build_index
 from rag.retrieve import Hit, widen
+from tests.conftest import engine_over
 
 PAGES = {
     "culture.txt": "以数字技术赋能文化治理\n■刘一\n"
@@ -27,12 +27,7 @@ PAGES = {
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> Engine:
-    root = tmp_path_factory.mktemp("several")
-    (root / "corpus").mkdir()
-    for name, text in PAGES.items():
-        (root / "corpus" / name).write_text(text, "utf-8")
-    build_index(root / "corpus", root / "index", embedder="e5-small")
-    return Engine.open(root / "index", root / "corpus", embedder="e5-small")
+    return engine_over(PAGES, tmp_path_factory.mktemp("several"), "e5-small")
 
 
 def test_authors_of_two_articles_are_both_named(engine):

@@ -175,40 +175,41 @@ def test_browse_lists_filters_and_opens_articles(page):
     page.screenshot(path=str(SHOTS / "10-browse.png"))
 
 
-def test_missing_index_says_what_to_run(browser, no_index_url):
+@pytest.fixture
+def no_index_page(browser, no_index_url):
+    """A fresh page on the app that has no index yet, once it has said so."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     pg = context.new_page()
     try:
         pg.goto(no_index_url)
         pg.wait_for_selector("#yw-notice .yw-notice.error")
-        notice = pg.locator("#yw-notice").inner_text()
-        assert "rag index" in notice
-        pg.fill(QUESTION_BOX, "川渝工业增加值增长多少？")
-        pg.click("#yw-ask")
-        pg.wait_for_selector("#yw-transcript .a.error")
-        assert "rag index" in pg.locator("#yw-transcript .a.error").inner_text()
-        assert "Traceback" not in pg.content()
-        pg.screenshot(path=str(SHOTS / "11-no-index.png"))
+        yield pg
     finally:
         context.close()
 
 
-def test_missing_index_can_be_built_from_the_page_with_progress(browser, no_index_url):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    pg = context.new_page()
-    try:
-        pg.goto(no_index_url)
-        pg.wait_for_selector("#yw-notice .yw-notice.error")
-        button = pg.locator("#yw-reindex")
-        button.wait_for()  # the settings panel opens by itself when there is no index
-        button.click()
-        pg.wait_for_selector("#yw-status .progress-text, #yw-reindex-msg .progress-text, .progress-level, .eta-bar", timeout=60_000)
-        pg.screenshot(path=str(SHOTS / "12-building.png"))
-        pg.wait_for_selector("#yw-reindex-msg .yw-notice.ok", timeout=300_000)
-        assert pg.locator("#yw-notice .yw-notice.error").count() == 0
-        assert "20" in pg.locator("#yw-status").inner_text()
-        pg.screenshot(path=str(SHOTS / "13-built.png"), full_page=True)
-        ask(pg, "川渝工业增加值增长多少？")
-        assert last_turn(pg).locator("button.cite").count() >= 1
-    finally:
-        context.close()
+def test_missing_index_says_what_to_run(no_index_page):
+    pg = no_index_page
+    assert "rag index" in pg.locator("#yw-notice").inner_text()
+    pg.fill(QUESTION_BOX, "川渝工业增加值增长多少？")
+    pg.click("#yw-ask")
+    pg.wait_for_selector("#yw-transcript .a.error")
+    assert "rag index" in pg.locator("#yw-transcript .a.error").inner_text()
+    assert "Traceback" not in pg.content()
+    pg.screenshot(path=str(SHOTS / "11-no-index.png"))
+
+
+# Runs after the test above: it builds the index that the no-index app then serves.
+def test_missing_index_can_be_built_from_the_page_with_progress(no_index_page):
+    pg = no_index_page
+    button = pg.locator("#yw-reindex")
+    button.wait_for()  # the settings panel opens by itself when there is no index
+    button.click()
+    pg.wait_for_selector("#yw-status .progress-text, #yw-reindex-msg .progress-text, .progress-level, .eta-bar", timeout=60_000)
+    pg.screenshot(path=str(SHOTS / "12-building.png"))
+    pg.wait_for_selector("#yw-reindex-msg .yw-notice.ok", timeout=300_000)
+    assert pg.locator("#yw-notice .yw-notice.error").count() == 0
+    assert "20" in pg.locator("#yw-status").inner_text()
+    pg.screenshot(path=str(SHOTS / "13-built.png"), full_page=True)
+    ask(pg, "川渝工业增加值增长多少？")
+    assert last_turn(pg).locator("button.cite").count() >= 1
