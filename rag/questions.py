@@ -99,8 +99,8 @@ def _measured_nouns(question: str) -> tuple[str, ...]:
 
 
 def _parts(question: str) -> tuple[str, ...]:
-    """The sub-questions of 「A是什么？B在哪里？」. Each is matched alone against sentences that
-    were retrieved for the whole question, so a later part's 它/其 needs no resolving."""
+    """The sub-questions of 「A是什么？B在哪里？」, closing instructions (请结合…回答) left out. Each
+    is retrieved and matched on its own, so a later part's 它/其 is replaced by what it stands for."""
     pieces = [p.strip() for p in _PARTS.split(question) if len(p.strip()) >= 4]
     pieces = [p for p in pieces if not _INSTRUCTION.search(p)]
     if len(pieces) < 2:
@@ -149,9 +149,8 @@ def analyse(question: str) -> QuestionKind:
     """The kind of answer ``question`` asks for."""
     english = is_english(question)
     anchors = _anchors(question, english)
-    titles = set(_TITLE.findall(question))
-    soft = tuple(a for a in anchors if a in _QUOTED.findall(question) and a not in titles and _CJK.search(a)
-                 and not _NUMBER.search(a) and not _LATIN.search(a))
+    emphasised = set(_QUOTED.findall(question)) - set(_TITLE.findall(question))
+    soft = tuple(a for a in anchors if a in emphasised and _CJK.search(a) and not _NUMBER.search(a) and not _LATIN.search(a))
     unit = ""
     m = _QUANTITY_ZH.search(question)
     if m:

@@ -121,20 +121,16 @@ def widen(
     out = list(hits)
     seen = {h.row for h in out}
     for ranking in part_rankings:
-        added = 0
-        for h in ranking:
-            if added >= per_part:
-                break
+        # A part whose best passages are already in counts them as its own.
+        for h in ranking[:per_part]:
             if h.row not in seen:
                 out.append(h)
                 seen.add(h.row)
-            added += 1  # a part whose best passages are already in counts them as its own
     present = {h.chunk.article_id for h in out}
     for h in deeper:
         if len(present) >= articles:
             break
         if h.chunk.article_id not in present:
             out.append(h)
-            seen.add(h.row)
             present.add(h.chunk.article_id)
     return out
