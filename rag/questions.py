@@ -26,6 +26,7 @@ _LIST = re.compile(
 _HOW = re.compile(r"怎样|如何|怎么|为什么|为何|\bhow\b|\bwhy\b", re.I)
 _PARTS = re.compile(r"[？?；;]")
 _PRONOUN = re.compile(r"^(?:它们|他们|她们|它|其|他|她|该)")
+_PREDICATE = re.compile(r"是|叫|在|有|为|怎么|怎样|如何|什么|哪|多少|几")
 # A closing instruction (请结合两篇文章回答) says how to answer, not what to find.
 _INSTRUCTION = re.compile(r"^(?:请|试|结合|please\b)|回答[。.]?$", re.I)
 _SECTIONS = re.compile(r"哪几个方面|哪些方面|几个方面|哪几方面|哪些途径|什么途径|哪几条|哪些路径")
@@ -105,15 +106,24 @@ def _parts(question: str) -> tuple[str, ...]:
     pieces = [p for p in pieces if not _INSTRUCTION.search(p)]
     if len(pieces) < 2:
         return ()
-    # 「…四足机器人叫什么？它后来…」: a later part is looked up on its own, so its pronoun is
-    # replaced by the last noun of the part before it.
+    # 「…四足机器人叫什么？它后来…」「…机制是怎么构成的？想形成…」: a later part is looked up on
+    # its own, so a pronoun, or a missing subject, is replaced by the subject of the part before.
     for i in range(1, len(pieces)):
+        subject = _subject(pieces[i - 1])
+        if not subject:
+            continue
         m = _PRONOUN.match(pieces[i])
         if m:
-            nouns = [w.word for w in pseg.cut(pieces[i - 1]) if w.flag.startswith("n") and len(w.word) >= 2]
-            if nouns:
-                pieces[i] = nouns[-1] + pieces[i][m.end():]
+            pieces[i] = subject + pieces[i][m.end():]
+        elif next(iter(pseg.cut(pieces[i]))).flag[:1] in ("v", "d"):
+            pieces[i] = subject + pieces[i]
     return tuple(pieces)
+
+
+def _subject(part: str) -> str:
+    """What a question is about: the words before its predicate (「那款机器人」 in 「那款机器人叫什么」)."""
+    m = _PREDICATE.search(part)
+    return part[: m.start()] if m and m.start() >= 2 else ""
 
 
 def _coordinates(question: str) -> tuple[str, ...]:

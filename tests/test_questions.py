@@ -44,7 +44,16 @@ def test_two_questions_in_one_are_split_into_parts():
 
 def test_a_later_part_names_what_its_pronoun_stands_for():
     kind = analyse("那款机器人叫什么？它后来在什么场合亮过相？")
-    assert kind.parts[1] == "机器人后来在什么场合亮过相"
+    assert kind.parts[1] == "那款机器人后来在什么场合亮过相"
+
+
+def test_a_later_part_without_a_subject_gets_the_one_before():
+    kind = analyse("联动辟谣机制是怎么构成的？想形成什么样的工作格局？")
+    assert kind.parts[1] == "联动辟谣机制想形成什么样的工作格局"
+
+
+def test_a_later_part_with_its_own_subject_is_left_alone():
+    assert analyse("那款机器人叫什么？作者来自哪所高校？").parts[1] == "作者来自哪所高校"
 
 
 def test_a_closing_instruction_is_not_a_part():
