@@ -354,6 +354,11 @@ def _list_items(kind: QuestionKind, best: _Sentence, sentences: list[_Sentence],
     enum = [s for s in para if s is not best and _ENUM.search(s.text)]
     leads = [s for s in article if s.lead and s.start > article[0].start and s is not best]
     floor = best.score - 3 * policy.margin
+    if len(enum) >= 2 and not kind.wants_aspects:
+        # The best sentence stands in a paragraph that enumerates (着力探索…实践路径。…一是…二是…):
+        # for 「通过哪些途径」 its items answer, more specifically than the article's sections; for
+        # 「从哪几个方面论述」 the sections do.
+        return enum[: policy.list_sentences - 1]
     if (kind.wants_sections or best.lead) and len(leads) >= 2 and sum(s.score >= floor for s in leads) >= 2:
         return leads[: policy.list_sentences - 1]
     if len(enum) >= 2:

@@ -49,7 +49,8 @@ class QuestionKind:
     unit: str = ""  # the measure word of a quantity question (条 in 多少条)
     measured: tuple[str, ...] = ()  # the nouns a quantity question measures (参数 in 参数规模有多大)
     wants_list: bool = False
-    wants_sections: bool = False  # asks for the parallel parts of an argument (哪几个方面)
+    wants_sections: bool = False  # asks for the parallel parts of an argument (哪几个方面, 哪些途径)
+    wants_aspects: bool = False  # asks how the article is built (从哪几个方面论述), not what it proposes
     wants_several: bool = False
     wants_reasons: bool = False  # how / why: an explanation takes more than one sentence
     parts: tuple[str, ...] = ()  # the sub-questions of a question that asks two things (or A和B分别…)
@@ -179,6 +180,7 @@ def analyse(question: str) -> QuestionKind:
         measured=() if english else _measured_nouns(question),
         wants_list=bool(_LIST.search(question)),
         wants_sections=bool(_SECTIONS.search(question)),
+        wants_aspects="方面" in question,
         wants_several=bool(_SEVERAL.search(question)),
         wants_reasons=bool(_HOW.search(question)),
         parts=_parts(question) or _coordinates(question),

@@ -90,3 +90,30 @@ def test_english_question_is_answered_from_chinese_evidence(sectioned_engine):
     answer = sectioned_engine.ask("What was the industrial added value of the Chengdu-Chongqing economic circle in the first three quarters?")
     assert not answer.refused
     assert "1.68万亿元" in answer.text
+
+
+ENUMERATED = (
+    "推进乡村全面振兴\n■记者 赵六\n"
+    "乡村振兴是新时代的重要任务。各地积极探索，取得明显成效。\n"
+    "深刻认识乡村振兴的重大意义。乡村兴则国家兴，乡村衰则国家衰。\n"
+    "准确把握乡村振兴的总体要求。坚持农业农村优先发展，坚持农民主体地位。\n"
+    "积极探索乡村振兴的实践路径。推进乡村振兴要久久为功。一是以产业发展带动增收。发展特色种植和乡村旅游。"
+    "二是以人才引进激发活力。吸引青年返乡创业。三是以基层治理凝聚合力。完善村民自治制度。\n"
+)
+
+
+@pytest.fixture(scope="module")
+def enumerated_engine(tmp_path_factory):
+    return engine_over({"v.txt": ENUMERATED}, tmp_path_factory.mktemp("enumerated"), "e5-small")
+
+
+def test_ways_question_is_answered_with_the_items_of_the_paragraph_that_enumerates_them(enumerated_engine):
+    answer = enumerated_engine.ask("推进乡村振兴可以通过哪些途径？")
+    for item in ("一是以产业发展带动增收。", "二是以人才引进激发活力。", "三是以基层治理凝聚合力。"):
+        assert item in answer.text
+
+
+def test_aspects_question_is_answered_with_the_article_sections_even_beside_an_enumeration(enumerated_engine):
+    answer = enumerated_engine.ask("文章从哪几个方面论述推进乡村全面振兴？")
+    for lead in ("深刻认识乡村振兴的重大意义。", "准确把握乡村振兴的总体要求。", "积极探索乡村振兴的实践路径。"):
+        assert lead in answer.text
