@@ -164,7 +164,8 @@ def evidence_confidence(kind: QuestionKind, hits: Sequence[Hit], idf: IdfTable) 
         if best_dense is not None:
             signal += (best_dense - 0.84) * 40
     confidence = _sigmoid(signal)
-    texts = [_norm(h.chunk.embed_text()) for h in hits]
+    # Normalised passage texts only when some anchor must be looked up in them.
+    texts = [_norm(h.chunk.embed_text()) for h in hits] if kind.anchors or kind.soft_anchors else []
     # An emphasis quote the passages do hold counts as an anchor; one they lack refuses only
     # when the passages are not clearly on topic.
     soft_found = [a for a in kind.soft_anchors if any(_norm(a) in t for t in texts)]
@@ -248,9 +249,8 @@ def _score(
     weight = lambda t: idf(t) * max(local.get(t, 0.0), 0.0)  # noqa: E731
     total = sum(weight(t) for t in q_tokens) or 1.0
     title_tokens = {i: set(tokenize(hits[i].chunk.title)) for i in {s.hit for s in sentences}}
-    on_topic = {
-        i: all(_norm(q) in _norm(hits[i].chunk.embed_text()) for q in kind.quoted) for i in title_tokens
-    }
+    quoted = [_norm(q) for q in kind.quoted]
+    on_topic = {i: all(q in _norm(hits[i].chunk.embed_text()) for q in quoted) if quoted else True for i in title_tokens}
     for s, d, ts in zip(sentences, dense, token_sets):
         s.dense = float(d)
         if kind.english:
