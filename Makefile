@@ -33,6 +33,7 @@ browser:
 	bash .ci/install-browser
 
 test: setup browser
+	$(VENV)/bin/ruff check rag ui tests benchmarks
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 clean-index:

@@ -234,12 +234,12 @@ def ensure_bench_index(
     return index_dir, True
 
 
-def open_bench_engine(index_dir: Path, embedder: str | None = None, chunking: ChunkSettings | None = None):
+def open_bench_engine(index_dir: Path, embedder: str | None = None, chunking: ChunkSettings | None = None, model=None):
     """An :class:`~rag.engine.Engine` on a benchmark index (no corpus folder to watch for changes)."""
     from .engine import Engine
 
     # A folder that does not exist: the benchmark has no corpus pages whose changes could be reported.
-    return Engine.open(index_dir, Path(index_dir) / "no-corpus", embedder=embedder, chunking=chunking)
+    return Engine.open(index_dir, Path(index_dir) / "no-corpus", embedder=embedder, chunking=chunking, model=model)
 
 
 # ------------------------------------------------------------------ metrics
@@ -300,6 +300,10 @@ class BenchOutcome:
     cited_gold: int
     retrieval_seconds: float
     answer_seconds: float
+    answer_chars: int = 0  # length of the answer text, [n] markers left out
+    confidence: float | None = None  # the system's probability that its evidence answers
+    hidden: bool = False  # asked with its gold passages left out of every ranking
+    still_answerable: bool = False  # hidden, but a gold answer stands in another passage of its article
 
 
 def _mean(values: list[float]) -> float | None:
@@ -308,6 +312,10 @@ def _mean(values: list[float]) -> float | None:
 
 def _ms(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)) * 1000, 1) if values else None
+
+
+def _p50(values: list[int]) -> float | None:
+    return float(np.median(values)) if values else None
 
 
 def rank_metrics(ranks: Sequence[int | None]) -> dict[str, float | None]:
@@ -323,8 +331,25 @@ def rank_metrics(ranks: Sequence[int | None]) -> dict[str, float | None]:
     }
 
 
+def summarize_hidden(outcomes: Sequence[BenchOutcome]) -> dict:
+    """Figures of a hide-gold run: refusal accuracy over the questions no other passage answers,
+    and, apart, how the still-answerable ones (gold string in a sibling passage) were treated."""
+    scored = [o for o in outcomes if o.refused is not None and not o.still_answerable]
+    still = [o for o in outcomes if o.refused is not None and o.still_answerable]
+    return {
+        "hidden_n": len(scored),
+        "hidden_refusal_accuracy": _mean([1.0 if o.refused else 0.0 for o in scored]),
+        "still_answerable_n": len(still),
+        "still_answered": _mean([0.0 if o.refused else 1.0 for o in still]),
+        "still_answer_hit": _mean([1.0 if o.answer_hit else 0.0 for o in still]),
+    }
+
+
 def summarize_bench(outcomes: Sequence[BenchOutcome]) -> dict:
-    """The dev-set eval's metric keys over ``outcomes`` (None where not applicable), plus latencies."""
+    """The dev-set eval's metric keys over ``outcomes`` (None where not applicable), plus latencies.
+    Questions asked with their gold hidden are scored apart (:func:`summarize_hidden`)."""
+    hidden = [o for o in outcomes if o.hidden]
+    outcomes = [o for o in outcomes if not o.hidden]
     answered = [o for o in outcomes if o.answer_hit is not None]
     cited = sum(o.cited for o in answered if not o.refused)
     out: dict = {"recall@1500c": _mean([1.0 if o.in_window else 0.0 for o in outcomes])}
@@ -347,8 +372,11 @@ def summarize_bench(outcomes: Sequence[BenchOutcome]) -> dict:
             "retrieval_ms_p95": _ms(retrieval, 95),
             "answer_ms_p50": _ms(answer, 50),
             "answer_ms_p95": _ms(answer, 95),
+            "answer_chars_p50": _p50([o.answer_chars for o in answered if not o.refused]),
         }
     )
+    if hidden:
+        out.update(summarize_hidden(hidden))
     return out
 
 
@@ -369,8 +397,9 @@ class System(Protocol):
     def retrieve(self, question: str, k: int) -> list[tuple[str, str]]:
         """(passage id, chunk text) of the ``k`` best chunks, best first."""
 
-    def answer(self, question: str) -> tuple[str, bool, list[str]] | None:
-        """(answer text, declined?, passage id of each citation), or None for a retrieval-only system."""
+    def answer(self, question: str) -> tuple[str, bool, list[str]] | tuple[str, bool, list[str], float] | None:
+        """(answer text, declined?, passage id of each citation[, probability that the evidence
+        answers]), or None for a retrieval-only system."""
 
 
 @dataclass
@@ -384,12 +413,15 @@ class YuwenSystem:
     def __post_init__(self) -> None:
         self.name = self.name or f"yuwen-{self.mode}"
 
-    def retrieve(self, question: str, k: int) -> list[tuple[str, str]]:
-        return [(h.chunk.article_id, h.chunk.embed_text()) for h in self.engine.search(question, k=k, mode=self.mode)]
+    can_hide = True  # takes ``hidden`` passage ids (the hide-gold runs)
 
-    def answer(self, question: str) -> tuple[str, bool, list[str]]:
-        a = self.engine.ask(question, k=ANSWER_K, mode=self.mode)
-        return a.text, a.refused, [c.article_id for c in a.citations]
+    def retrieve(self, question: str, k: int, hidden: Sequence[str] = ()) -> list[tuple[str, str]]:
+        hits = self.engine.search(question, k=k, mode=self.mode, hidden=hidden)
+        return [(h.chunk.article_id, h.chunk.embed_text()) for h in hits]
+
+    def answer(self, question: str, hidden: Sequence[str] = ()) -> tuple[str, bool, list[str]]:
+        a = self.engine.ask(question, k=ANSWER_K, mode=self.mode, hidden=hidden)
+        return a.text, a.refused, [c.article_id for c in a.citations], a.confidence
 
     def reset(self) -> None:
         """Forget cached query vectors, so that each system pays for its own embeddings."""
@@ -492,18 +524,39 @@ def evaluate_system(
     return evaluate_systems([system], bench, progress=progress, answers=answers)[0]
 
 
+def still_answerable(bench: BenchSet) -> set[str]:
+    """Ids of the questions whose gold answer string also stands in a passage of the same article
+    (same title) other than the gold ones: hiding the gold passage need not make them unanswerable."""
+    by_title: dict[str, list[dict]] = {}
+    for p in bench.passages:
+        by_title.setdefault(p["title"], []).append(p)
+    title_of = {p["id"]: p["title"] for p in bench.passages}
+    out = set()
+    for q in bench.questions:
+        gold = set(q["passage_ids"])
+        wanted = [_norm(a) for a in q["answers"] if _norm(a)]
+        siblings = {p["id"]: p for t in {title_of[g] for g in gold} for p in by_title.get(t, []) if p["id"] not in gold}
+        if any(a in _norm(p["text"]) for p in siblings.values() for a in wanted):
+            out.add(q["id"])
+    return out
+
+
 def evaluate_systems(
     systems: Sequence[System],
     bench: BenchSet,
     progress: Progress | None = None,
     answers: bool = True,
     limits: dict[str, int] | None = None,
+    hide_gold: bool = False,
 ) -> list[dict]:
     """Ask every question of ``bench`` of each system, interleaved: question by question, every
     system in turn (the order rotating), each after ``reset()`` of its caches, so that load from
     other processes on the machine falls on all systems alike. ``limits`` caps the questions some
-    systems are asked (by name). Returns one result per system (see :func:`evaluate_system`)."""
+    systems are asked (by name). ``hide_gold``: each question is asked a second time with its gold
+    passages left out of every ranking (systems that can hide them), where the right reply is a
+    refusal. Returns one result per system (see :func:`evaluate_system`)."""
     texts = bench.passage_texts()
+    still = still_answerable(bench) if hide_gold else set()
     limits = limits or {}
     outcomes: dict[str, list[BenchOutcome]] = {s.name: [] for s in systems}
     for i, q in enumerate(bench.questions):
@@ -512,6 +565,8 @@ def evaluate_systems(
             if i >= limits.get(system.name, len(bench.questions)):
                 continue
             outcomes[system.name].append(_ask_one(system, q, texts, answers))
+            if hide_gold and getattr(system, "can_hide", False):
+                outcomes[system.name].append(_ask_one(system, q, texts, answers, hidden=True, still=q["id"] in still))
         if progress:
             progress(i + 1, len(bench.questions))
     return [
@@ -526,21 +581,26 @@ def evaluate_systems(
     ]
 
 
-def _ask_one(system: System, q: dict, texts: dict[str, str], answers: bool) -> BenchOutcome:
+def _ask_one(
+    system: System, q: dict, texts: dict[str, str], answers: bool, hidden: bool = False, still: bool = False
+) -> BenchOutcome:
     reset = getattr(system, "reset", None)
     if reset:
         reset()
+    hide = {"hidden": tuple(q["passage_ids"])} if hidden else {}
     started = time.perf_counter()
-    ranked = system.retrieve(q["question"], TOP_K)
+    ranked = system.retrieve(q["question"], TOP_K, **hide)
     t_retrieval = time.perf_counter() - started
     started = time.perf_counter()
-    reply = system.answer(q["question"]) if answers else None
+    reply = system.answer(q["question"], **hide) if answers else None
     t_answer = time.perf_counter() - started if reply is not None else 0.0
     gold = set(q["passage_ids"])
+    confidence = None
     if reply is None:
         hit, refused, cited, cited_gold = None, None, 0, 0
     else:
-        text, refused, cited_ids = reply
+        text, refused, cited_ids, *rest = reply
+        confidence = rest[0] if rest else None
         hit = (not refused) and answer_contains(text, q["answers"])
         cited = 0 if refused else len(cited_ids)
         cited_gold = 0 if refused else sum(1 for pid in cited_ids if pid in gold)
@@ -554,6 +614,10 @@ def _ask_one(system: System, q: dict, texts: dict[str, str], answers: bool) -> B
         cited_gold=cited_gold,
         retrieval_seconds=t_retrieval,
         answer_seconds=t_answer,
+        answer_chars=len(_MARKER.sub("", reply[0])) if reply is not None and not reply[1] else 0,
+        confidence=confidence,
+        hidden=hidden,
+        still_answerable=still,
     )
 
 

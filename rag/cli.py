@@ -62,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run bm25-only, dense-only, hybrid and the LlamaIndex baseline on the same questions")
     p.add_argument("--peer-limit", type=int, default=None, help="ask the LlamaIndex baseline only the first N questions (0: leave it out)")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of recall@k per system")
+    p.add_argument("--hide-gold", action="store_true",
+                   help="with --bench: also ask each question with its gold passages hidden (the right reply is a refusal)")
+
+    p = sub.add_parser("train", help="fit the learned reader on a benchmark (normal + hidden-gold questions)")
+    _common(p)
+    p.add_argument("--bench", type=Path, default=Path("../shared/bench/drcd_test"),
+                   help="the benchmark folder to fit on (default ../shared/bench/drcd_test; never cmrc2018)")
+    p.add_argument("--out", type=Path, default=None, help="where to write the parameters (default rag/answer/reader.json)")
+    p.add_argument("--sample", type=int, default=None, help="fit on N questions evenly spaced over the set")
+    p.add_argument("--false-refusals", type=float, default=0.03,
+                   help="share of the answerable fitting questions the refusal threshold may decline (default 0.03)")
+    p.add_argument("--median-chars", type=int, default=60,
+                   help="the longest median answer (characters) the margin for further units may give (default 60)")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -231,6 +244,10 @@ def _peer(args, documents, questions_note: str):
         return None
 
 
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def _eval_bench(args) -> int:
     """`rag eval --bench DIR`: index the benchmark's passages into their own index, ask, score."""
     from tqdm import tqdm
@@ -274,7 +291,8 @@ def _eval_bench(args) -> int:
                 limits[peer.name] = args.peer_limit
     # Question by question, every system in turn: load from elsewhere falls on all alike.
     bar = tqdm(total=len(bench.questions), desc=" + ".join(s.name for s in systems), unit="q", disable=quiet)
-    results = evaluate_systems(systems, bench, progress=lambda d, t: bar.update(1), limits=limits)
+    results = evaluate_systems(systems, bench, progress=lambda d, t: bar.update(1), limits=limits,
+                               hide_gold=args.hide_gold)
     bar.close()
     for r in results:
         r["build_seconds"], r["chunks"] = (peer.build_seconds, peer.chunks) if peer and r["system"] == peer.name \
@@ -289,6 +307,12 @@ def _eval_bench(args) -> int:
     else:
         print(f"{bench.folder}: {len(bench.questions)} questions, {len(bench.passages)} passages, embedder={m.embedder_id}")
         print(format_comparison(results))
+        for r in results:
+            o = r["overall"]
+            if o.get("hidden_n") is not None:
+                print(f"  {r['system']} with gold hidden: refusal accuracy {_f(o['hidden_refusal_accuracy'])} on "
+                      f"{o['hidden_n']} questions; {o['still_answerable_n']} still answerable elsewhere in their "
+                      f"article: answered {_f(o['still_answered'])}, answer hit {_f(o['still_answer_hit'])}")
         for r in results:
             if "build_seconds" in r:
                 print(f"  {r['system']}: {r['chunks']} chunks, index built in {r['build_seconds']:.1f} s"
@@ -319,7 +343,7 @@ def _eval_dev_compare(args, questions: list[dict]) -> int:
         system = YuwenSystem(engine, mode)
         system.reset()
         bar = tqdm(total=len(questions), desc=system.name, unit="q", disable=quiet)
-        report = evaluate(engine, questions, k=args.top_k, mode=mode, progress=lambda d, t: bar.update(1))
+        report = evaluate(engine, questions, k=args.top_k, mode=mode, progress=lambda d, t, bar=bar: bar.update(1))
         bar.close()
         overall = dict(report["overall"])
         overall.update(dev_retrieval_latency(system, questions))
@@ -338,6 +362,36 @@ def _eval_dev_compare(args, questions: list[dict]) -> int:
     else:
         print(f"{args.questions}: {len(questions)} questions, embedder={engine.manifest.embedder_id}")
         print(format_comparison(results))
+    return 0
+
+
+def cmd_train(args) -> int:
+    """`rag train`: collect features on a benchmark, fit the reader, write its parameters."""
+    from tqdm import tqdm
+
+    from .answer.reader import MODEL_FILE, Reader
+    from .answer.train import train
+    from .bench import ensure_bench_index, load_bench, open_bench_engine
+    from .chunking import ChunkSettings
+    from .config import Settings
+
+    bench = load_bench(args.bench, sample=args.sample)
+    embedder = args.embedder or Settings().embedder
+    bar, update = _progress_bar(f"indexing {bench.name}")
+    try:
+        index_dir, _ = ensure_bench_index(bench, args.index, embedder=embedder, chunking=ChunkSettings(), progress=update)
+    finally:
+        bar.close()
+    engine = open_bench_engine(index_dir, embedder=embedder, chunking=ChunkSettings(), model=Reader.untrained())
+    bar = tqdm(total=len(bench.questions), desc="collecting", unit="q")
+    command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
+               + (f" --sample {args.sample}" if args.sample else ""))
+    reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
+                   progress=lambda d, t: bar.update(1),
+                   card={"command": command, "embedder": engine.manifest.embedder_id})
+    bar.close()
+    out = reader.save(args.out or MODEL_FILE)
+    print(f"wrote {out}: threshold {reader.threshold:.3f}; {json.dumps(reader.card, ensure_ascii=False)}")
     return 0
 
 
@@ -412,6 +466,7 @@ COMMANDS = {
     "chat": cmd_chat,
     "eval": cmd_eval,
     "serve": cmd_serve,
+    "train": cmd_train,
     "articles": cmd_articles,
     "show": cmd_show,
     "status": cmd_status,

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
-from .answer import BACKENDS, Answer, AnswerPolicy, IdfTable, evidence_confidence
+from .answer import BACKENDS, Answer, AnswerPolicy, Evidence, IdfTable, Reader, gather, get_backend, load_reader
+from .answer.evidence import with_parts
 from .chunking import ChunkSettings
 from .config import Settings
 from .documents import Article
 from .embedders import Embedder, EmbedderError, load_embedder, query_vector
 from .indexing import build_index
 from .ingest import read_text
-from .questions import analyse
+from .questions import QuestionKind, analyse
+from .rules import RULES, rule_on, unknown_rules
 from .retrieve import MODES, Hit, retrieve, widen
 from .store import (
     IndexIncompatibleError,
@@ -69,6 +72,7 @@ class Engine:
     corpus_dir: Path
     warnings: list[str] = field(default_factory=list)
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+    model: Reader = field(default_factory=load_reader)  # the learned reader (rag/answer/reader.json)
 
     @classmethod
     def open(
@@ -77,6 +81,7 @@ class Engine:
         corpus_dir: Path | str | None = None,
         embedder: str | None = None,
         chunking: ChunkSettings | None = None,
+        model: Reader | None = None,
     ) -> "Engine":
         """Open the index in ``index_dir`` for questions.
 
@@ -105,20 +110,29 @@ class Engine:
                 f"The index in {index_dir}/ was chunked with {m.chunking}, but {chunk_cfg} is configured. "
                 "Rebuild it with `rag index`."
             )
-        model = load_embedder(m.embedder)
-        if model.id != m.embedder_id or model.dim != m.dim:
+        embedder_model = load_embedder(m.embedder)
+        if embedder_model.id != m.embedder_id or embedder_model.dim != m.dim:
             raise IndexIncompatibleError(
                 f"The index in {index_dir}/ holds {m.dim}-d vectors of '{m.embedder_id}', but '{m.embedder}' now "
-                f"loads '{model.id}' ({model.dim}-d). Rebuild it with `rag index`."
+                f"loads '{embedder_model.id}' ({embedder_model.dim}-d). Rebuild it with `rag index`."
             )
         warnings = []
         if corpus_dir.is_dir():
             change = describe_corpus_change(m.corpus, corpus_fingerprint(corpus_dir))
             if change:
                 warnings.append(f"{change}; run `rag index --corpus {corpus_dir} --index {index_dir}` to update it.")
+
+        model = model or load_reader()
+        fitted_for = model.card.get("embedder")
+        if fitted_for and fitted_for != m.embedder_id:
+            log.warning("the answer reader was fitted with embedder '%s'; with '%s' its answer probabilities are not "
+                        "calibrated (refit it with `rag train --embedder ...`)", fitted_for, m.embedder_id)
+        if unknown_rules():
+            warnings.append(f"YUWEN_RULES_OFF names no rule {', '.join(unknown_rules())}; the rules are {', '.join(RULES)}")
         for w in warnings:
             log.warning(w)
-        return cls(reader=reader, embedder=model, corpus_dir=corpus_dir, warnings=warnings)
+        return cls(reader=reader, embedder=embedder_model, corpus_dir=corpus_dir, warnings=warnings,
+                   model=model)
 
     @property
     def manifest(self):
@@ -132,28 +146,47 @@ class Engine:
         """The question's embedding, cached: the UI and the answerer both need it."""
         return query_vector(self.embedder, question)
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
-        """The ``k`` best passages for ``question``."""
+    def search(
+        self, question: str, k: int = 5, mode: str = "hybrid", hidden: Iterable[str] = (), cosines: bool = False
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``question``; the articles in ``hidden`` are left out.
+        ``cosines``: give every hit its cosine to the question, in BM25 mode too (the answer layer reads it)."""
         q = check_question(question)
-        qv = self.query_vector(q) if mode != "bm25" else None
-        return retrieve(self.reader, self.embedder, q, k=k, mode=mode, query_vector=qv)
+        qv = self.query_vector(q) if mode != "bm25" or cosines else None
+        rows = self.reader.rows_of_articles(hidden) if hidden else frozenset()
+        return retrieve(self.reader, self.embedder, q, k=k, mode=mode, query_vector=qv, hidden=rows)
 
-    def _hits_for(self, question: str, k: int, mode: str) -> tuple[list[Hit], tuple[str, ...] | None]:
+    def _hits_for(
+        self, question: str, kind: QuestionKind, k: int, mode: str, hidden: tuple[str, ...] = ()
+    ) -> tuple[list[Hit], tuple[str, ...]]:
         """The passages an answer reads, and the sub-questions it must cover: the question's top
         ``k``, widened for a question that asks several things (A和B分别…, two sub-questions,
         两篇文章…) so that each has its evidence. A sub-question whose own passages fail the
         evidence check adds nothing (it would only bring in off-topic sentences)."""
-        kind = analyse(question)
-        if not (kind.parts or kind.wants_several):
-            return self.search(question, k=k, mode=mode), None
-        deeper = self.search(question, k=3 * k, mode=mode)
+        split = kind.parts if rule_on("sub_questions") else ()
+        several = kind.wants_several and rule_on("several_articles")
+        if not (split or several):
+            return self.search(question, k=k, mode=mode, hidden=hidden, cosines=True), ()
+        deeper = self.search(question, k=3 * k, mode=mode, hidden=hidden, cosines=True)
         parts, rankings = [], []
-        for part in kind.parts:
-            ranking = self.search(part, k=k, mode=mode)
-            if evidence_confidence(analyse(part), ranking, self.idf)[0] >= self.policy.min_confidence:
+        for part in split:
+            ranking = self.search(part, k=k, mode=mode, hidden=hidden, cosines=True)
+            if self.evidence(part, ranking).probability >= self.model.threshold:
                 parts.append(part)
                 rankings.append(ranking)
-        return widen(deeper[:k], rankings, deeper[k:] if kind.wants_several else []), tuple(parts)
+        return widen(deeper[:k], rankings, deeper[k:] if several else []), tuple(parts)
+
+    def evidence(self, question: str, hits: list[Hit], parts: tuple[str, ...] = ()) -> Evidence:
+        """The scored evidence that ``hits`` give for ``question`` (and each sub-question's best unit)."""
+        kind = analyse(question)
+        whole = frozenset()
+        if kind.wants_list and rule_on("list_items"):
+            whole = frozenset(list(dict.fromkeys(h.chunk.article_id for h in hits))[:2])
+        ev = gather(question, kind, hits, self.reader.articles(), self.embedder, self.idf, self.model,
+                    query_vector=self.query_vector(question), sentence_vectors=self.reader.sentence_vector, whole=whole)
+        if parts:
+            with_parts(ev, parts, self.embedder, self.idf, self.model, self.reader.sentence_vector)
+        return ev
 
     def ask(
         self,
@@ -162,6 +195,7 @@ class Engine:
         mode: str = "hybrid",
         backend: str = "extractive",
         history: list[tuple[str, str]] | None = None,
+        hidden: Iterable[str] = (),
     ) -> Answer:
         """Answer ``question`` from the corpus with citations (or decline). ``history`` holds the
         earlier (question, answer) turns, so that a follow-up is read in their context."""
@@ -178,18 +212,11 @@ class Engine:
             from .followup import rewrite_question
 
             rewritten = rewrite_question(asked, list(history))
-        hits, parts = self._hits_for(rewritten, int(k), mode)
-        qv = self.query_vector(rewritten)
-        answer = BACKENDS[backend](
-            rewritten, hits, self.reader.articles(), self.embedder, self.idf, self.policy,
-            query_vector=qv, sentence_vectors=self.reader.sentence_vector, parts=parts,
-        )
-        answer.question = asked
-        answer.rewritten = rewritten
-        answer.mode = mode
-        answer.backend = backend
-        answer.seconds = round(time.perf_counter() - started, 4)
-        return answer
+        hits, parts = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
+        evidence = self.evidence(rewritten, hits, parts)
+        answer = get_backend(backend).answer(evidence, self.policy, self.model)
+        return replace(answer, question=asked, rewritten=rewritten, mode=mode,
+                       seconds=round(time.perf_counter() - started, 4))
 
     def articles(self) -> list[Article]:
         """Every article in the index, in corpus order."""

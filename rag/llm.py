@@ -17,9 +17,12 @@ import urllib.request
 from functools import lru_cache
 from typing import Sequence
 
-from .answer import Answer, Citation, _citation, decline, evidence_confidence, extractive_answer
+from .answer.evidence import Evidence
+from .answer.extractive import AnswerPolicy, citation, decline
+from .answer.extractive import answer as extractive_answer
+from .answer.reader import Reader
+from .answer.types import Answer, Citation
 from .documents import Article
-from .questions import analyse
 from .retrieve import Hit
 from .sentences import sentence_spans
 
@@ -110,26 +113,16 @@ def _best_sentence(claim: str, hit: Hit, articles: dict[str, Article]) -> tuple[
     return best[1] if best[0] > 0 else None
 
 
-def llm_answer(
-    question: str,
-    hits: Sequence[Hit],
-    articles: dict[str, Article],
-    embedder,
-    idf,
-    policy,
-    query_vector=None,
-    sentence_vectors=None,
-    parts=None,  # the chat model reads the whole question; sub-questions only widened the passages
-) -> Answer:
-    """An answer written by the chat model from the numbered passages, each claim cited."""
-    kind = analyse(question)
-    confidence, reason = evidence_confidence(kind, hits, idf)
-    if not hits or confidence < policy.min_confidence:
-        return decline(question, hits, articles, kind, confidence, reason)
+def llm_answer(ev: Evidence, policy: AnswerPolicy, reader: Reader) -> Answer:
+    """An answer written by the chat model from the numbered passages, each claim cited; the
+    extractive answer, with the reason, when the server fails or cites nothing."""
+    question, hits, articles, kind = ev.question, ev.hits, ev.articles, ev.kind
+    if not hits or not ev.units or ev.probability < reader.threshold:
+        return decline(ev)
 
     def fallback(why: str) -> Answer:
         log.warning("LLM backend: %s; answering extractively", why)
-        answer = extractive_answer(question, hits, articles, embedder, idf, policy, query_vector, sentence_vectors)
+        answer = extractive_answer(ev, policy, threshold=reader.threshold, margin=reader.margin)
         answer.reason = f"LLM backend unavailable ({why}); extractive answer given"
         return answer
 
@@ -139,7 +132,7 @@ def llm_answer(
     except LLMError as exc:
         return fallback(str(exc))
     if "没有找到" in reply and not _MARK.search(reply):
-        return decline(question, hits, articles, kind, confidence, "the model found no answer in the passages")
+        return decline(ev, "the model found no answer in the passages")
 
     # Keep each sentence that cites a passage the model was shown; renumber citations in order of use.
     numbers: dict[int, int] = {}
@@ -160,7 +153,7 @@ def llm_answer(
     if not kept:
         return fallback("the reply cited none of the passages")
     citations: list[Citation] = [
-        _citation(n, hits[i], articles, highlights.get(i, [])) for i, n in sorted(numbers.items(), key=lambda kv: kv[1])
+        citation(n, hits[i], articles, highlights.get(i, [])) for i, n in sorted(numbers.items(), key=lambda kv: kv[1])
     ]
     joiner = " " if kind.english else ""
-    return Answer(question, question, joiner.join(kept), False, citations, confidence)
+    return Answer(question, question, joiner.join(kept), False, citations, round(ev.probability, 4), backend="llm")

@@ -15,7 +15,6 @@ _QUOTED = re.compile(r"[《“\"「]([^》”\"」]{2,20})[》”\"」]")
 _TITLE = re.compile(r"《([^》]{2,30})》")
 # 几/多少 followed by a measure word; 哪几 asks for a list, not a number.
 _QUANTITY_ZH = re.compile(r"(?<![哪这那])(?:几|多少)(?P<unit>[天日年月条项位名人个家次元所座种批台辆件篇倍期届])")
-_MEASURE_ZH = re.compile(r"(?<![哪这那])(?:几|多少|多大|多高|多长|多久|多重|多远)")
 _PEOPLE_EN = re.compile(r"\bhow many (?:employees|people|workers|staff|persons|students|teachers|residents)\b", re.I)
 _DAYS_EN = re.compile(r"\bhow many days\b", re.I)
 _LIST = re.compile(
@@ -32,6 +31,73 @@ _INSTRUCTION = re.compile(r"^(?:请|试|结合|please\b)|回答[。.]?$", re.I)
 _SECTIONS = re.compile(r"哪几个方面|哪些方面|几个方面|哪几方面|哪些途径|什么途径|哪几条|哪些路径")
 _SEVERAL = re.compile(r"分别|各自|两篇|和.{1,12}两|both|respectively|\band\b.*\?", re.I)
 _AUTHOR = re.compile(r"作者|单位|任职|哪所(?:高校|大学|学校)|来自哪|author", re.I)
+# The kind of thing a question asks for, read off its question word.
+_WANTS = (
+    ("person", re.compile(r"谁|哪位|哪一位|什么人|何人|哪些人|\bwho(?:m|se)?\b", re.I)),
+    ("time", re.compile(r"哪一?年|何年|何时|什么时候|哪一?天|几月|几号|哪个(?:时期|朝代|年代|世纪)|什么(?:时期|年代|朝代)|"
+                        r"多久|\bwhen\b|\bwhat year\b", re.I)),
+    ("number", re.compile(r"(?<![哪这那])(?:几|多少|多大|多高|多长|多重|多远|多深|多宽|百分之几)|\bhow (?:many|much|long|big|large|old)\b", re.I)),
+    ("place", re.compile(r"哪里|哪儿|在哪|何处|何地|哪[个一]?(?:国家|城市|地区|省|州|地方|区|县|里)|哪(?:国|座|省|州)|什么地方|\bwhere\b", re.I)),
+)
+# Constraints: what a question pins its answer to. jieba's part-of-speech tags name the kind.
+_CONSTRAINT_TAGS = {"ns": "place", "nt": "org", "nr": "person", "nrfg": "person", "nrt": "person", "nz": "name",
+                    "t": "time", "eng": "name"}
+_TIME_RE = re.compile(r"\d{1,4}\s*年(?:代)?|\d{1,2}\s*月(?:\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|[上下]半年|前?[一二三四]季度|"
+                      r"[一二三四五六七八九十〇零]{2,4}年|(?:1[0-9]|20)\d\d(?!\d)")
+_ORDINAL_RE = re.compile(r"第[\d一二三四五六七八九十百]+[次届个期号批项条章]?")
+_GENERIC = frozenset("时候 今天 现在 当时 目前 城市 国家 地区 地方 中国人 年 月 日".split())
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A detail a question pins its answer to (a year, a place, an ordinal, a name): an answer
+    from a passage that does not state it answers another question."""
+
+    text: str
+    kind: str  # time, number, place, org, person, name
+
+
+def constraints_of(question: str) -> tuple[Constraint, ...]:
+    """The question's constraints, found by pattern (dates, ordinals, numbers, 《titles》) and by
+    jieba's part-of-speech tags (places, organisations, people, other proper names, time words)."""
+    found: list[Constraint] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(text: str, kind: str, span: tuple[int, int]) -> None:
+        if text.strip() and not any(s <= span[0] < e or s < span[1] <= e for s, e in taken):
+            found.append(Constraint(text.strip(), kind))
+            taken.append(span)
+
+    for m in _TITLE.finditer(question):
+        add(m.group(1), "name", m.span())
+    for m in _TIME_RE.finditer(question):
+        add(m.group(0), "time", m.span())
+    for m in _ORDINAL_RE.finditer(question):
+        add(m.group(0), "number", m.span())
+    for m in _NUMBER.finditer(question):
+        add(m.group(0), "number", m.span())
+    pos = 0
+    for w in pseg.cut(question):
+        span = (pos, pos + len(w.word))
+        pos = span[1]
+        kind = _CONSTRAINT_TAGS.get(w.flag)
+        if kind and len(w.word.strip()) >= 2 and w.word not in _GENERIC and w.word.lower() not in _EN_FUNCTION:
+            add(w.word, kind, span)
+    return tuple(dict.fromkeys(found))
+
+
+_EN_FUNCTION = frozenset("what which who whom whose when where why how was were is are did does do the a an of in on "
+                         "for and or to by with from at as its it that this".split())
+
+
+def wanted_kind(question: str) -> str:
+    """What the question asks for: person, time, number, place, or other."""
+    for kind, pattern in _WANTS:
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
 # Units as they appear in the answer: a number (digits or Chinese numerals) then the unit.
 _NUM = r"[\d０-９一二三四五六七八九十百千万亿两]+(?:\.\d+)?[万亿千百]*"
 
@@ -47,7 +113,6 @@ class QuestionKind:
     # words otherwise, so their absence is weighed against how clearly the passages are on topic.
     soft_anchors: tuple[str, ...] = ()
     unit: str = ""  # the measure word of a quantity question (条 in 多少条)
-    measured: tuple[str, ...] = ()  # the nouns a quantity question measures (参数 in 参数规模有多大)
     wants_list: bool = False
     wants_sections: bool = False  # asks for the parallel parts of an argument (哪几个方面, 哪些途径)
     wants_aspects: bool = False  # asks how the article is built (从哪几个方面论述), not what it proposes
@@ -56,6 +121,8 @@ class QuestionKind:
     parts: tuple[str, ...] = ()  # the sub-questions of a question that asks two things (or A和B分别…)
     about_author: bool = False
     unit_pattern: re.Pattern | None = field(default=None, compare=False)
+    constraints: tuple[Constraint, ...] = ()
+    wants: str = "other"  # the kind of thing asked for: person, time, number, place, other
 
     @property
     def quoted(self) -> tuple[str, ...]:
@@ -81,23 +148,6 @@ def _anchors(question: str, english: bool) -> tuple[str, ...]:
         found += [m.group(0) for m in _LATIN.finditer(question)]
         found += _QUOTED.findall(question)
     return tuple(dict.fromkeys(found))
-
-
-def _measured_nouns(question: str) -> tuple[str, ...]:
-    """The nouns right before 多大/多少/几…: what the question measures."""
-    m = _MEASURE_ZH.search(question)
-    if not m:
-        return ()
-    words = list(pseg.cut(question[: m.start()]))
-    nouns: list[str] = []
-    for w in reversed(words):
-        if w.flag in ("uj", "ul", "v", "d", "p") and not nouns and w.word in ("有", "是", "的", "了", "为", "达", "共"):
-            continue  # 参数规模「有」多大: skip the copula between the noun and the measure
-        if w.flag.startswith("n") and w.flag not in ("nr", "ns", "nt", "nz") and len(w.word) >= 2:
-            nouns.append(w.word)
-            continue
-        break
-    return tuple(reversed(nouns))
 
 
 def _parts(question: str) -> tuple[str, ...]:
@@ -177,7 +227,6 @@ def analyse(question: str) -> QuestionKind:
         anchors=tuple(a for a in anchors if a not in soft),
         soft_anchors=soft,
         unit=unit,
-        measured=() if english else _measured_nouns(question),
         wants_list=bool(_LIST.search(question)),
         wants_sections=bool(_SECTIONS.search(question)),
         wants_aspects="方面" in question,
@@ -186,4 +235,6 @@ def analyse(question: str) -> QuestionKind:
         parts=_parts(question) or _coordinates(question),
         about_author=bool(_AUTHOR.search(question)),
         unit_pattern=pattern,
+        constraints=constraints_of(question),
+        wants=wanted_kind(question),
     )

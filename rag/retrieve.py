@@ -58,6 +58,14 @@ def _by_best_sentence(reader: IndexReader, query: np.ndarray, n: int) -> list[in
     return ranked[:n]
 
 
+def _stored_vector(reader: IndexReader, row: int) -> np.ndarray | None:
+    """The passage vector the index holds for ``row``, if its kind of index can give it back."""
+    try:
+        return np.asarray(reader.vectors.reconstruct(int(row)), dtype=np.float32)
+    except RuntimeError:  # an index kind that keeps no vectors (IVF-PQ without a direct map)
+        return None
+
+
 def retrieve(
     reader: IndexReader,
     embedder: Embedder,
@@ -66,11 +74,17 @@ def retrieve(
     mode: str = "hybrid",
     candidates: int = 50,
     query_vector: np.ndarray | None = None,
+    hidden: frozenset[int] = frozenset(),
 ) -> list[Hit]:
-    """The ``k`` best passages for ``question`` by ``mode`` (hybrid, dense or bm25), best first."""
+    """The ``k`` best passages for ``question`` by ``mode`` (hybrid, dense or bm25), best first.
+    ``hidden``: chunk rows left out of every ranking (a benchmark's gold passages, to ask
+    questions the index cannot answer)."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}'; choose one of {', '.join(MODES)}")
     n = max(k, candidates)
+    # Hidden rows are searched for and dropped, so each ranking still holds n others.
+    wanted = n
+    n += len(hidden)
     dense_rows: list[int] = []
     dense_scores: dict[int, float] = {}
     sentence_rows: list[int] = []
@@ -87,6 +101,10 @@ def retrieve(
         bm25_rows = [int(i) for i in ids]
         bm25_scores = {int(i): float(s) for i, s in zip(ids, scores)}
 
+    if hidden:
+        dense_rows = [r for r in dense_rows if r not in hidden][:wanted]
+        sentence_rows = [r for r in sentence_rows if r not in hidden][:wanted]
+        bm25_rows = [r for r in bm25_rows if r not in hidden][:wanted]
     if mode == "bm25":
         ranked = [(r, bm25_scores[r]) for r in bm25_rows]
     elif mode == "dense":
@@ -95,6 +113,14 @@ def retrieve(
         ranked = fuse([dense_rows, bm25_rows, sentence_rows])
     ranked = ranked[:k]
     chunks = reader.chunks([r for r, _ in ranked])
+    if query_vector is not None:
+        # BM25 alone says nothing of meaning: the answer layer reads every hit's cosine, so it is
+        # computed for the few hits the dense ranking did not score.
+        for r, _ in ranked:
+            if r not in dense_scores:
+                v = _stored_vector(reader, r)
+                if v is not None:
+                    dense_scores[r] = float(v @ query_vector)
     dense_rank = {r: i + 1 for i, r in enumerate(dense_rows)}
     bm25_rank = {r: i + 1 for i, r in enumerate(bm25_rows)}
     return [

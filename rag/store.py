@@ -274,6 +274,17 @@ class IndexReader:
         }
         return [by_row[r] for r in rows if r in by_row]
 
+    def rows_of_articles(self, article_ids: Iterable[str]) -> frozenset[int]:
+        """The chunk rows cut from the articles ``article_ids``."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return frozenset()
+        with self._lock:
+            found = self._db.execute(
+                f"SELECT row FROM chunks WHERE article_id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        return frozenset(r[0] for r in found)
+
     def chunk_texts(self) -> list[str]:
         """Every chunk's text, by row (for tools that rebuild a part of the index)."""
         with self._lock:

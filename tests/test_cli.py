@@ -5,6 +5,7 @@ import json
 import pytest
 
 from rag.cli import main
+from tests.conftest import MINI_PAGES
 
 
 @pytest.fixture
@@ -19,14 +20,26 @@ def test_index_reports_what_it_built(mini_corpus, tmp_path, minilm, capsys):
     assert "indexed 2 articles" in capsys.readouterr().out
 
 
-def test_ask_prints_answer_then_numbered_sources_with_lines(indexed, capsys):
-    assert main(["ask", "AI·NK教育大模型接入了什么能力？", "--mode", "bm25", *indexed]) == 0
+@pytest.fixture(scope="module")
+def indexed_e5(tmp_path_factory):
+    """The mini corpus indexed with the default embedder, whose features the committed reader was fitted on."""
+    root = tmp_path_factory.mktemp("cli-e5")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in MINI_PAGES.items():
+        (corpus / name).write_text(text, "utf-8")
+    assert main(["index", "--corpus", str(corpus), "--index", str(root / "index")]) == 0
+    return ["--corpus", str(corpus), "--index", str(root / "index")]
+
+
+def test_ask_prints_answer_then_numbered_sources_with_lines(indexed_e5, capsys):
+    assert main(["ask", "StarBot巡检机器人搭载了什么系统？", "--mode", "bm25", *indexed_e5]) == 0
     out = capsys.readouterr().out
     assert "[1]" in out and "Sources:" in out and "b.txt lines" in out
 
 
 def test_ask_json_is_one_object_with_citations(indexed, capsys):
-    main(["ask", "AI·NK教育大模型接入了什么能力？", "--mode", "bm25", "--json", *indexed])
+    main(["ask", "StarBot巡检机器人搭载了什么系统？", "--mode", "bm25", "--json", *indexed])
     data = json.loads(capsys.readouterr().out)
     assert data["citations"][0]["file"] == "b.txt"
     assert {"n", "chunk_id", "title", "line_start", "line_end", "passage"} <= set(data["citations"][0])
@@ -55,7 +68,7 @@ def test_unloadable_model_is_named_in_the_error(mini_corpus, tmp_path, capsys):
 
 def test_articles_lists_titles(indexed, capsys):
     main(["articles", *indexed])
-    assert "川渝工业增加值快速增长" in capsys.readouterr().out
+    assert "临江区滨江大桥建成通车" in capsys.readouterr().out
 
 
 def test_show_prints_the_clean_article(indexed, capsys):
@@ -74,9 +87,9 @@ def test_status_reports_counts_and_model(indexed, capsys):
 def test_eval_prints_metric_keys_as_json(indexed, tmp_path, capsys):
     qs = tmp_path / "q.jsonl"
     qs.write_text(
-        json.dumps({"id": "t1", "question": "AI·NK教育大模型接入了什么能力？", "type": "fact", "must_include": ["DeepSeek"],
-                    "evidence": [{"file": "b.txt", "quote": "接入DeepSeek深度思考能力"}]}, ensure_ascii=False) + "\n"
-        + json.dumps({"id": "t2", "question": "2019年重庆汽车产量是多少？", "type": "unanswerable"}, ensure_ascii=False) + "\n",
+        json.dumps({"id": "t1", "question": "StarBot巡检机器人搭载了什么系统？", "type": "fact", "must_include": ["LiDAR"],
+                    "evidence": [{"file": "b.txt", "quote": "搭载LiDAR激光导航系统"}]}, ensure_ascii=False) + "\n"
+        + json.dumps({"id": "t2", "question": "2019年滨江大桥日均车流量是多少？", "type": "unanswerable"}, ensure_ascii=False) + "\n",
         "utf-8",
     )
     assert main(["eval", str(qs), "--json", "--mode", "bm25", *indexed]) == 0
@@ -97,7 +110,7 @@ def test_eval_of_a_malformed_file_names_the_line(indexed, tmp_path, capsys):
 def test_chat_reads_a_follow_up_in_the_context_of_the_previous_question(indexed, capsys, monkeypatch):
     import io
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("重庆南开中学研发了什么教育大模型？\n它接入了什么能力？\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("星河小学机器人队研发了什么巡检机器人？\n它搭载了什么系统？\n"))
     assert main(["chat", "--mode", "bm25", *indexed]) == 0
     out = capsys.readouterr().out
     assert out.count("Sources:") + out.count("Nearest passages") == 2

@@ -31,7 +31,7 @@ OTHER_TEXTS = [
     "How much protein should a woman eat per day?",
     "Hello, world! It's 3:45 p.m. -- isn't it?",
     "重庆 GDP 增长 6.5%，Chongqing's economy grew in Q3 2025.",
-    "ＡＩ·ＮＫ教育大模型 接入DeepSeek（深度思考）",
+    "ＳＴＡＲ·ＢＯＴ巡检机器人 搭载LiDAR（激光导航）",
     "  leading, double  and trailing spaces  ",
     "tabs\tand\nnewlines\r\nin text",
     "ﬁ ligature ™ ① ½ café naïve",

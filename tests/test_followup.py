@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rag.followup import rewrite_question
 
-INDUSTRY = "川渝工业增加值增长多少？"
-NANKAI = "重庆南开中学开发的教育大模型叫什么？"
-NANKAI_EN = "What is the education large model developed by Chongqing Nankai Secondary School called?"
+INDUSTRY = "川渝汽车产业整体规模有多大？"
+NANKAI = "重庆南开中学的教育大模型是在哪天正式启动的？"
+CHANGAN_EN = "What is the global user brand that Changan Automobile will create for customers in Europe called?"
 
 
 def test_no_history_leaves_the_question_alone():
@@ -14,25 +14,25 @@ def test_no_history_leaves_the_question_alone():
 
 
 def test_a_question_that_stands_on_its_own_is_unchanged():
-    q = "重庆工业经济“十五五”期间要迈上多大的规模台阶？"
+    q = "长安汽车计划2025年出口多少万辆？"
     assert rewrite_question(q, [(INDUSTRY, "……[1]")]) == q
 
 
 def test_an_english_question_that_stands_on_its_own_is_unchanged():
-    assert rewrite_question(NANKAI_EN, [(INDUSTRY, "……[1]")]) == NANKAI_EN
+    assert rewrite_question(CHANGAN_EN, [(INDUSTRY, "……[1]")]) == CHANGAN_EN
 
 
 def test_na_place_ne_swaps_the_place_of_the_previous_question():
-    assert rewrite_question("那四川呢？", [(INDUSTRY, "……[1]")]) == "四川工业增加值增长多少？"
+    assert rewrite_question("那四川呢？", [(INDUSTRY, "……[1]")]) == "四川汽车产业整体规模有多大？"
 
 
 def test_place_ne_without_na_works_too():
-    assert rewrite_question("四川呢", [(INDUSTRY, "……")]) == "四川工业增加值增长多少？"
+    assert rewrite_question("四川呢", [(INDUSTRY, "……")]) == "四川汽车产业整体规模有多大？"
 
 
 def test_a_chain_of_follow_ups_resolves_against_the_resolved_previous_question():
     history = [(INDUSTRY, "……[1]"), ("那四川呢？", "……[1]")]
-    assert rewrite_question("重庆呢？", history) == "重庆工业增加值增长多少？"
+    assert rewrite_question("重庆呢？", history) == "重庆汽车产业整体规模有多大？"
 
 
 def test_a_year_swaps_for_the_year_of_the_previous_question():
@@ -40,28 +40,28 @@ def test_a_year_swaps_for_the_year_of_the_previous_question():
 
 
 def test_a_noun_of_the_same_kind_swaps_for_its_counterpart():
-    assert rewrite_question("那巴蜀中学呢？", [(NANKAI, "……")]) == "巴蜀中学开发的教育大模型叫什么？"
+    assert rewrite_question("那巴蜀中学呢？", [(NANKAI, "……")]) == "巴蜀中学的教育大模型是在哪天正式启动的？"
 
 
 def test_an_elliptical_question_with_nothing_to_swap_keeps_the_previous_question_in_front():
-    assert rewrite_question("那么增速呢？", [(NANKAI, "……")]) == "重庆南开中学开发的教育大模型叫什么？那么增速呢？"
+    assert rewrite_question("那么增速呢？", [(NANKAI, "……")]) == "重庆南开中学的教育大模型是在哪天正式启动的？那么增速呢？"
 
 
 def test_ta_is_replaced_by_the_topic_of_the_previous_question():
-    assert rewrite_question("它有什么功能？", [(NANKAI, "……")]) == "重庆南开中学开发的教育大模型有什么功能？"
+    assert rewrite_question("它有什么功能？", [(NANKAI, "……")]) == "重庆南开中学的教育大模型有什么功能？"
 
 
 def test_zhege_noun_takes_the_previous_phrase_ending_in_that_noun():
-    assert rewrite_question("这个大模型有什么功能？", [(NANKAI, "……")]) == "重庆南开中学开发的教育大模型有什么功能？"
+    assert rewrite_question("这个大模型有什么功能？", [(NANKAI, "……")]) == "重庆南开中学的教育大模型有什么功能？"
 
 
 def test_qi_becomes_the_topic_with_de():
-    assert rewrite_question("其目标是什么？", [(INDUSTRY, "……")]) == "川渝工业增加值的目标是什么？"
+    assert rewrite_question("其目标是什么？", [(INDUSTRY, "……")]) == "川渝汽车产业整体规模的目标是什么？"
 
 
 def test_english_what_about_swaps_the_place():
-    q = rewrite_question("what about Sichuan?", [("How much did Chongqing's industrial output grow?", "…")])
-    assert q == "How much did Sichuan's industrial output grow?"
+    q = rewrite_question("what about Sichuan?", [("How large is Chongqing's automotive industry?", "…")])
+    assert q == "How large is Sichuan's automotive industry?"
 
 
 def test_english_and_in_year_swaps_the_year():
@@ -70,8 +70,8 @@ def test_english_and_in_year_swaps_the_year():
 
 
 def test_english_it_is_replaced_by_the_topic():
-    q = rewrite_question("Who built it?", [(NANKAI_EN, "…")])
-    assert q == "Who built the education large model developed by Chongqing Nankai Secondary School?"
+    q = rewrite_question("Who will run it?", [(CHANGAN_EN, "…")])
+    assert q == "Who will run the global user brand that Changan Automobile will create for customers in Europe?"
 
 
 def test_the_second_one_resolves_to_the_second_numbered_item_of_the_answer():
@@ -86,7 +86,7 @@ def test_dierge_resolves_to_the_second_item_of_an_enumeration():
 
 
 def test_the_second_source_resolves_to_what_citation_two_supports():
-    answer = "今年前三季度增长6%。[1]两地电子信息制造业规模突破1.6万亿元。[2]"
+    answer = "两地汽车产业整体规模达7500亿元。[1]两地电子信息制造业规模突破1.6万亿元。[2]"
     q = rewrite_question("the second source?", [("川渝合作成效如何？", answer)])
     assert q == '"两地电子信息制造业规模突破1.6万亿元"?'
 

@@ -31,8 +31,8 @@ def test_build_writes_a_manifest_naming_embedder_and_chunker(built: Path):
 
 def test_opened_index_finds_the_passage_with_the_query_words(built: Path, mini_corpus: Path):
     engine = Engine.open(built, mini_corpus, embedder="minilm")
-    hits = engine.search("DeepSeek", k=1, mode="bm25")
-    assert "DeepSeek" in hits[0].chunk.text
+    hits = engine.search("LiDAR", k=1, mode="bm25")
+    assert "LiDAR" in hits[0].chunk.text
 
 
 def test_interrupted_build_leaves_the_previous_index_usable(built, mini_corpus, monkeypatch):
@@ -93,7 +93,7 @@ def test_changed_corpus_is_still_searched_with_a_warning(built, mini_corpus, cap
     assert len(engine.warnings) == 1
     warning = engine.warnings[0]
     assert "added: new.txt" in warning and "changed: a.txt" in warning and "rag index" in warning
-    assert engine.search("DeepSeek", k=1, mode="bm25")
+    assert engine.search("LiDAR", k=1, mode="bm25")
 
 
 def test_unreadable_files_are_skipped_and_reported(mini_corpus, tmp_path, minilm):

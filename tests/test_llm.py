@@ -47,10 +47,10 @@ def server():
 def engine(tmp_path_factory):
     from tests.conftest import MINI_PAGES, engine_over
 
-    return engine_over(MINI_PAGES, tmp_path_factory.mktemp("llm"), "minilm")
+    return engine_over(MINI_PAGES, tmp_path_factory.mktemp("llm"), "e5-small")
 
 
-QUESTION = "AI·NK教育大模型接入了什么能力？"
+QUESTION = "StarBot巡检机器人搭载了什么系统？"
 
 
 def test_prompt_numbers_the_passages_and_holds_the_question(engine):
@@ -67,9 +67,9 @@ def test_prompt_stays_within_its_token_budget(engine):
 
 def test_cited_sentences_are_kept_and_mapped_to_passages(engine, server, monkeypatch):
     monkeypatch.setenv("YUWEN_LLM_URL", server.url)
-    server.reply = "它接入了DeepSeek深度思考能力。[1] 这句没有出处。"
+    server.reply = "它搭载了LiDAR激光导航系统。[1] 这句没有出处。"
     answer = engine.ask(QUESTION, mode="bm25", backend="llm")
-    assert answer.text == "它接入了DeepSeek深度思考能力。[1]"
+    assert answer.text == "它搭载了LiDAR激光导航系统。[1]"
     assert answer.citations[0].file == "b.txt" and answer.citations[0].highlights
     assert server.requests[-1]["path"] == "/v1/chat/completions"
 

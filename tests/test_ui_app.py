@@ -16,6 +16,6 @@ def test_rebuild_reports_progress_and_opens_the_new_index(mini_corpus: Path, tmp
     assert all(0.0 <= f <= 1.0 and m for f, m in seen), seen
     assert holder.get() is engine, "the engine is opened once and then reused"
     assert engine.status()["articles"] == 2
-    answer = engine.ask("重庆南开中学研发了什么？", k=2, mode="bm25")
+    answer = engine.ask("星河小学机器人队研发了什么？", k=2, mode="bm25")
     sources = [citation_json(c, nearest=answer.refused) for c in answer.citations]
     assert sources and {"number", "chunk_id", "title", "file", "line_start", "line_end", "passage"} <= set(sources[0])

@@ -14,11 +14,11 @@ from ui.render import Turn
 
 XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 
-TEXT = "重庆工业快速增长。今年前三季度增长6%。<b>粗体</b>不是标签。"
+TEXT = "临江区新桥通车了。主桥全长约1280米。<b>粗体</b>不是标签。"
 ARTICLE = Article(
     id="a1",
     file="001_x.txt",
-    title="川渝<script>alert(1)</script>工业",
+    title="临江<script>alert(1)</script>大桥",
     text=TEXT,
     byline="记者 <i>张三</i>",
     segments=[(0, 9, 10), (9, 20, 11), (20, len(TEXT), 12)],
@@ -57,7 +57,7 @@ def test_answer_text_is_escaped_and_only_known_markers_become_buttons():
 def test_article_text_and_title_are_escaped_in_the_viewer():
     html = render.article_html(ARTICLE, citation())
     no_raw_tags(html)
-    assert "川渝&lt;script&gt;alert(1)&lt;/script&gt;工业" in html
+    assert "临江&lt;script&gt;alert(1)&lt;/script&gt;大桥" in html
     assert "&lt;b&gt;粗体&lt;/b&gt;" in html
     assert "记者 &lt;i&gt;张三&lt;/i&gt;" in html
 
@@ -82,8 +82,8 @@ def test_overlapping_layers_combine_and_the_first_target_is_flagged():
 def test_article_view_marks_the_cited_passage_and_the_used_sentence():
     html = render.article_html(ARTICLE, citation(highlights=[(9, 20)], start=0, end=20))
     marks = re.findall(r'<mark class="([^"]+)">([^<]*)</mark>', html)
-    assert ("cited", "重庆工业快速增长。") in marks
-    assert ("cited used target", "今年前三季度增长6%。") in marks
+    assert ("cited", "临江区新桥通车了。") in marks
+    assert ("cited used target", "主桥全长约1280米。") in marks
     assert "lines 10–11" in html
     assert 'data-action="page"' in html
 
@@ -92,7 +92,7 @@ def test_card_shows_title_byline_file_lines_and_the_used_sentence():
     html = render.card_html(citation(), turn=0)
     no_raw_tags(html)
     assert "[1]" in html and "001_x.txt" in html and "lines 10–11" in html
-    assert '<mark class="used">今年前三季度增长6%。</mark>' in html
+    assert '<mark class="used">主桥全长约1280米。</mark>' in html
     assert 'data-turn="0" data-cite="1"' in html
 
 
@@ -138,14 +138,14 @@ def test_page_view_numbers_lines_and_marks_the_cited_ones():
 
 
 def test_article_list_filters_and_escapes():
-    other = Article(id="b", file="002_y.txt", title="南开中学大模型", text="AI·NK教育大模型")
-    html = render.article_list_html([ARTICLE, other], "南开")
+    other = Article(id="b", file="002_y.txt", title="星河小学机器人队", text="RX·Mini巡检机器人")
+    html = render.article_list_html([ARTICLE, other], "星河")
     assert 'data-article="b"' in html and 'data-article="a1"' not in html
     assert "1 of 2 articles" in html
     everything = render.article_list_html([ARTICLE, other], "")
     no_raw_tags(everything)
     assert "lines 10–12" in everything and "002_y.txt" in everything
-    assert render.article_matches(other, "ai·nk 大模型")
+    assert render.article_matches(other, "rx·mini 机器人")
 
 
 def test_notice_and_status_escape_what_they_show():

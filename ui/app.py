@@ -4,7 +4,7 @@
 offers ``/ask`` (``api_name="ask"``) so that ``gradio_client`` can use it as a service::
 
     from gradio_client import Client
-    text, sources = Client("http://127.0.0.1:7860/").predict("川渝工业增加值增长多少？", 5, "hybrid", api_name="/ask")
+    text, sources = Client("http://127.0.0.1:7860/").predict("彭水县纪委监委追回了多少集体资金？", 5, "hybrid", api_name="/ask")
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ EngineFactory = Callable[[], Engine]
 
 #: Questions offered under the question box (Chinese and English).
 EXAMPLES = [
-    "重庆工业经济“十五五”期间要迈上多大的规模台阶？",
-    "川渝工业增加值增长多少？",
-    "重庆南开中学开发的教育大模型叫什么？",
-    "What is the education large model developed by Chongqing Nankai Secondary School called?",
+    "彭水县纪委监委追回了多少集体资金？",
+    "川渝两地的汽车产业整体规模达到了多少？",
+    "明月湖基地力争每年新增培育多少个初创团队？",
+    "What is the global user brand that Changan Automobile will create for customers in Europe called?",
     "What industries does Chongqing's “33618” modern manufacturing cluster system cover?",
 ]
 
@@ -280,7 +280,7 @@ def build_app(
                         )
                         question = gr.Textbox(
                             label="Question / 问题",
-                            placeholder="Ask about the articles, e.g. 川渝工业增加值增长多少？ — press Enter to send",
+                            placeholder="Ask about the articles, e.g. 彭水县纪委监委追回了多少集体资金？ — press Enter to send",
                             lines=1,
                             max_lines=6,
                             elem_id="yw-question",

@@ -55,8 +55,8 @@ def in_viewport(page, selector: str) -> bool:
 def test_page_opens_with_examples_and_settings(page):
     assert "渝问" in page.title()
     # The examples render after the question box; wait for them rather than race the page.
-    page.get_by_text("重庆工业经济“十五五”期间要迈上多大的规模台阶？").first.wait_for()
-    page.get_by_text("What is the education large model developed by Chongqing Nan").first.wait_for()
+    page.get_by_text("彭水县纪委监委追回了多少集体资金？").first.wait_for()
+    page.get_by_text("What is the global user brand that Changan Automobile").first.wait_for()
     page.screenshot(path=str(SHOTS / "01-start.png"))
     page.click("#yw-settings button, #yw-settings .label-wrap")
     status = page.locator("#yw-status")
@@ -68,9 +68,9 @@ def test_page_opens_with_examples_and_settings(page):
 
 
 def test_answer_with_citation_opens_the_article_and_the_page(page):
-    ask(page, "川渝工业增加值增长多少？")
+    ask(page, "重庆制造业大会部署了几项重大任务？")
     turn = last_turn(page)
-    assert "1.68" in turn.inner_text()
+    assert "7项" in turn.inner_text()
     cite = turn.locator("button.cite").first
     assert cite.inner_text() == "[1]"
     cards = page.locator("#yw-sources .card")
@@ -83,7 +83,7 @@ def test_answer_with_citation_opens_the_article_and_the_page(page):
     page.wait_for_selector("#yw-viewer mark.target")
     page.wait_for_function("() => { const m = document.querySelector('#yw-viewer mark.target'); return m && m.getBoundingClientRect().top < window.innerHeight; }")
     assert in_viewport(page, "#yw-viewer mark.target"), "the cited span is scrolled into view"
-    assert "1.68" in page.locator("#yw-viewer mark.used").first.inner_text()
+    assert "7项" in page.locator("#yw-viewer mark.used").first.inner_text()
     assert page.locator("#yw-sources .card.active").count() == 1
     page.screenshot(path=str(SHOTS / "03-article.png"))
 
@@ -92,27 +92,27 @@ def test_answer_with_citation_opens_the_article_and_the_page(page):
     page.wait_for_function("() => { const m = document.querySelector('#yw-viewer .ln.target'); return m && m.getBoundingClientRect().top < window.innerHeight; }")
     assert in_viewport(page, "#yw-viewer .ln.target")
     marked = page.locator("#yw-viewer .ln.used").first.inner_text()
-    assert "1.68" in marked
+    assert "7项" in marked
     page.screenshot(path=str(SHOTS / "04-page.png"))
     page.click("#yw-viewer a.switch")
     page.wait_for_selector("#yw-viewer .article-text mark.target")
 
 
 def test_card_click_opens_the_article(page):
-    ask(page, "What is the education large model developed by Chongqing Nankai Secondary School called?")
-    assert "AI·NK" in last_turn(page).inner_text()
+    ask(page, "What is the global user brand that Changan Automobile will create for customers in Europe called?")
+    assert "withU" in last_turn(page).inner_text()
     page.locator("#yw-sources .card").first.click()
     page.wait_for_selector("#yw-viewer mark.target")
-    assert "南开" in page.locator("#yw-viewer .viewer-title").inner_text() + page.locator("#yw-viewer .article-text").inner_text()
+    assert "长安" in page.locator("#yw-viewer .viewer-title").inner_text() + page.locator("#yw-viewer .article-text").inner_text()
 
 
 def test_follow_up_is_read_in_context(page):
-    ask(page, "川渝工业增加值增长多少？")
+    ask(page, "重庆制造业大会部署了几项重大任务？")
     ask(page, "那四川呢？", press_enter=True)
     turn = last_turn(page)
     rewritten = turn.locator(".rewritten")
     assert rewritten.count() == 1
-    assert "四川" in rewritten.inner_text() and "工业增加值" in rewritten.inner_text()
+    assert "四川" in rewritten.inner_text() and "重大任务" in rewritten.inner_text()
     assert turn.locator(".atext").inner_text().strip()
     page.screenshot(path=str(SHOTS / "05-followup.png"))
 
@@ -191,7 +191,7 @@ def no_index_page(browser, no_index_url):
 def test_missing_index_says_what_to_run(no_index_page):
     pg = no_index_page
     assert "rag index" in pg.locator("#yw-notice").inner_text()
-    pg.fill(QUESTION_BOX, "川渝工业增加值增长多少？")
+    pg.fill(QUESTION_BOX, "重庆制造业大会部署了几项重大任务？")
     pg.click("#yw-ask")
     pg.wait_for_selector("#yw-transcript .a.error")
     assert "rag index" in pg.locator("#yw-transcript .a.error").inner_text()
@@ -211,5 +211,5 @@ def test_missing_index_can_be_built_from_the_page_with_progress(no_index_page):
     assert pg.locator("#yw-notice .yw-notice.error").count() == 0
     assert "20" in pg.locator("#yw-status").inner_text()
     pg.screenshot(path=str(SHOTS / "13-built.png"), full_page=True)
-    ask(pg, "川渝工业增加值增长多少？")
+    ask(pg, "重庆制造业大会部署了几项重大任务？")
     assert last_turn(pg).locator("button.cite").count() >= 1

@@ -1,0 +1,219 @@
+"""Fit the learned reader on a benchmark's questions: each question asked as it is (its units that
+hold a gold answer are the positives) and again with its gold passages hidden (the evidence that
+remains should be judged not to answer). Deterministic: same data, same parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..questions import analyse
+from .evidence import candidate_units, embed_units
+from .features import EVIDENCE_FEATURES, UNIT_FEATURES, QuestionView, Unit, evidence_features, unit_features
+from .reader import Linear, Reader
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+@dataclass
+class Asked:
+    """One question asked once (normal or with its gold hidden), with everything fitting needs."""
+
+    qid: str
+    hidden: bool
+    answerable: bool  # normal and some unit holds a gold answer / hidden and none can
+    view: QuestionView
+    units: list[Unit]
+    rows: np.ndarray  # unit features
+    labels: np.ndarray  # 1 where the unit holds a gold answer in a gold passage
+    hits: list
+    idf: object
+
+
+def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, progress: Progress | None = None) -> list[Asked]:
+    """Ask every question normally and with its gold hidden; keep features and labels.
+    Hidden questions whose answer still stands in a sibling passage (``still``) are left out."""
+    out: list[Asked] = []
+    articles = engine.reader.articles()
+    idf = engine.idf
+    for n, item in enumerate(questions):
+        gold = set(item["passage_ids"])
+        answers = [_norm(a) for a in item["answers"] if _norm(a)]
+        kind = analyse(item["question"])
+        qv = engine.query_vector(item["question"])
+        for hidden in (False, True):
+            if hidden and item["id"] in still:
+                continue
+            hits = engine.search(item["question"], k=k, hidden=tuple(gold) if hidden else ())
+            units, neighbours = candidate_units(hits, articles)
+            embed_units(units, qv, engine.embedder, engine.reader.sentence_vector)
+            view = QuestionView.of(kind, idf)
+            texts = {a: articles[a].text for a in {u.article_id for u in units}}
+            rows = unit_features(view, units, neighbours, hits, texts)
+            holds = [any(a in _norm(u.text) for a in answers) for u in units]
+            if hidden and any(holds):
+                continue  # another passage states the answer too: not a clean negative
+            labels = np.array([float(u.article_id in gold and h) for u, h in zip(units, holds)], dtype=np.float32)
+            answerable = bool(labels.sum()) if not hidden else False
+            if not hidden and not answerable:
+                continue  # the gold passage was not retrieved, or no unit holds the answer whole
+            out.append(Asked(item["id"], hidden, answerable, view, units, rows, labels, hits, idf))
+        if progress:
+            progress(n + 1, len(questions))
+    return out
+
+
+def _fit_linear(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -> Linear:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((x - mean) / scale, y)
+    return Linear(names, mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+
+def _fit_listwise(groups: Sequence[tuple[np.ndarray, np.ndarray]], names: tuple[str, ...], l2: float = 1e-3) -> Linear:
+    """A linear unit scorer fitted so that, within each question, the softmax of its scores puts
+    the most mass on the units that hold the answer (the answer is the best-scored unit, so the
+    fit compares units of one question, never units of different questions)."""
+    from scipy.optimize import minimize
+
+    x = np.concatenate([g[0] for g in groups]).astype(np.float64)
+    pos = np.concatenate([g[1] for g in groups]).astype(np.float64)
+    sizes = np.array([len(g[0]) for g in groups])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    gid = np.repeat(np.arange(len(groups)), sizes)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    xs = (x - mean) / scale
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = xs @ w
+        e = np.exp(s - np.maximum.reduceat(s, starts)[gid])
+        z = np.add.reduceat(e, starts)
+        zp = np.add.reduceat(e * pos, starts)
+        value = -np.sum(np.log(zp) - np.log(z)) / len(groups) + 0.5 * l2 * w @ w
+        grad = xs.T @ (e / z[gid] - e * pos / zp[gid]) / len(groups) + l2 * w
+        return float(value), grad
+
+    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+    return Linear(names, mean, scale, w, 0.0)
+
+
+def evidence_rows(asked: Sequence[Asked], unit_model: Linear) -> tuple[np.ndarray, np.ndarray]:
+    """The evidence features of every asked question (units scored by ``unit_model``) and its label."""
+    xs, ys = [], []
+    for a in asked:
+        for u, s in zip(a.units, unit_model.logits(a.rows)):
+            u.score = float(s)
+        xs.append(evidence_features(a.view, a.units, a.rows, a.hits, a.idf))
+        ys.append(1.0 if a.answerable else 0.0)
+    return np.asarray(xs, dtype=np.float64), np.asarray(ys)
+
+
+def top1_accuracy(asked: Sequence[Asked], unit_model: Linear) -> float:
+    """Share of the answerable questions whose best-scored unit holds a gold answer."""
+    good = [a for a in asked if a.answerable]
+    hits = 0
+    for a in good:
+        s = unit_model.logits(a.rows)
+        hits += bool(a.labels[int(np.argmax(s))]) if len(s) else 0
+    return hits / max(len(good), 1)
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray, false_refusals: float) -> float:
+    """The highest probability cut that refuses at most ``false_refusals`` of the answerable."""
+    pos = np.sort(p[y == 1])
+    if not len(pos):
+        return 0.5
+    i = int(np.floor(false_refusals * len(pos)))
+    return float(pos[min(i, len(pos) - 1)]) - 1e-6
+
+
+MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+
+
+def choose_margin(asked: Sequence[Asked], unit: Linear, median_chars: int, max_units: int = 3, max_chars: int = 320) -> float:
+    """The widest margin (logits below the best unit that further units may score) whose answers
+    on the answerable questions keep a median length of at most ``median_chars``."""
+    good = [a for a in asked if a.answerable and len(a.units)]
+    scored = [(a, unit.logits(a.rows)) for a in good]
+    best = MARGINS[0]
+    for margin in MARGINS:
+        lengths = []
+        for a, s in scored:
+            order = np.argsort(-s)
+            used, n = len(a.units[order[0]].text), 1
+            for i in order[1:]:
+                if n >= max_units or s[i] < s[order[0]] - margin:
+                    break
+                if used + len(a.units[i].text) <= max_chars:
+                    used, n = used + len(a.units[i].text), n + 1
+            lengths.append(used)
+        if lengths and np.median(lengths) <= median_chars:
+            best = margin
+    return best
+
+
+def fit_reader(
+    asked: Sequence[Asked], false_refusals: float = 0.03, card: dict | None = None, median_chars: int = 60
+) -> Reader:
+    """The unit scorer (on the units of the normal questions), then the evidence model on the
+    scored evidence of every asked question, and the refusal threshold."""
+    normal = [a for a in asked if not a.hidden]
+    y = np.concatenate([a.labels for a in normal])
+    unit = _fit_listwise([(a.rows, a.labels) for a in normal], UNIT_FEATURES)
+    ex, ey = evidence_rows(asked, unit)
+    evidence = _fit_linear(ex, ey, EVIDENCE_FEATURES)
+    p = 1.0 / (1.0 + np.exp(-evidence.logits(ex)))
+    threshold = choose_threshold(p, ey, false_refusals)
+    info = dict(card or {})
+    info.update({
+        "fitted_on_questions": len(normal),
+        "fitted_on_hidden": sum(a.hidden for a in asked),
+        "units": int(len(y)),
+        "unit_top1_train": round(top1_accuracy(asked, unit), 4),
+    })
+    margin = choose_margin(asked, unit, median_chars)
+    info["median_chars"] = median_chars
+    return Reader(unit=unit, evidence=evidence, threshold=threshold, margin=margin, card=info)
+
+
+def data_hash(questions: Sequence[dict], passages_sha256: str) -> str:
+    """A short hash of the fitting data: the passages file and the questions' ids."""
+    h = hashlib.sha256(passages_sha256.encode())
+    for q in questions:
+        h.update(q["id"].encode())
+    return h.hexdigest()[:16]
+
+
+def train(
+    engine, bench, false_refusals: float = 0.03, progress: Progress | None = None, card: dict | None = None,
+    median_chars: int = 60,
+) -> Reader:
+    """Collect on ``bench`` (a :class:`~rag.bench.BenchSet` indexed by ``engine``) and fit."""
+    from ..bench import still_answerable
+
+    started = time.perf_counter()
+    asked = collect(engine, bench.questions, still_answerable(bench), progress=progress)
+    info = {"data": bench.name, "data_hash": data_hash(bench.questions, bench.passages_sha256),
+            "questions": len(bench.questions)}
+    info.update(card or {})
+    reader = fit_reader(asked, false_refusals=false_refusals, card=info, median_chars=median_chars)
+    log.info("fitted the reader on %d asked questions in %.1f s", len(asked), time.perf_counter() - started)
+    return reader

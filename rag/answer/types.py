@@ -1,0 +1,44 @@
+"""The records an answer is made of: the reply and the passages it cites."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Citation:
+    """A cited passage: where it lives and which of its sentences the answer used."""
+
+    n: int
+    chunk_id: str
+    article_id: str
+    title: str
+    byline: str
+    file: str
+    line_start: int
+    line_end: int
+    passage: str
+    start: int
+    end: int
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # spans in article.text
+    score: float = 0.0
+
+
+@dataclass
+class Answer:
+    """The reply to one question: text with [n] markers and the citations they point to."""
+
+    question: str
+    rewritten: str
+    text: str
+    refused: bool
+    citations: list[Citation]
+    confidence: float = 0.0  # calibrated probability that the passages answer the question
+    reason: str = ""  # why it was declined (or why a fallback answered), for people checking the system
+    seconds: float = 0.0
+    mode: str = "hybrid"
+    backend: str = "extractive"
+    partial: bool = False  # declined, but says what the articles do state (another year, place…)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

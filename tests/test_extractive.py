@@ -1,0 +1,86 @@
+"""The extractive backend on evidence built by hand: which units an answer takes, and what a
+refusal says. (No model: the unit scores and the probability are set here.)"""
+
+from __future__ import annotations
+
+from rag.answer.evidence import Evidence, candidate_units, missing_constraints
+from rag.answer.extractive import AnswerPolicy, answer
+from rag.answer.features import QuestionView
+from rag.documents import Article, Chunk
+from rag.questions import analyse
+from rag.retrieve import Hit
+from rag.rules import disabled
+
+
+def evidence(question: str, text: str, scores: dict[str, float], probability: float = 0.9) -> Evidence:
+    """Evidence for ``question`` from one passage holding ``text``: each unit scored by the first
+    entry of ``scores`` whose key it contains (others -5)."""
+    title = "测试文章"
+    full = f"{title}\n{text}"
+    a = Article(id="t-01", file="t.txt", title=title, text=full, segments=[(0, len(full), 1)])
+    chunk = Chunk(id="t-01:000", article_id=a.id, title=title, file=a.file, start=0, end=len(full), text=full)
+    hits = [Hit(row=0, chunk=chunk, score=1.0, dense=0.9)]
+    units, neighbours = candidate_units(hits, {a.id: a})
+    for u in units:
+        u.score = next((v for k, v in scores.items() if k in u.text), -5.0)
+    kind = analyse(question)
+    ev = Evidence(question, kind, hits, {a.id: a}, sorted(units, key=lambda u: -u.score), probability)
+    ev.neighbours = neighbours
+    ev.missing = missing_constraints(QuestionView.of(kind, lambda t: 1.0), hits, ev.best, ev.articles)
+    return ev
+
+
+LIST = "该区今年重点推进三项工作：建设智能工厂；培育数字园区；引进龙头企业。其他工作也在推进。"
+
+
+def test_a_list_printed_in_one_sentence_stays_whole_for_a_list_question():
+    ev = evidence("该区今年重点推进哪些工作？", LIST, {"建设智能工厂": 2.0})
+    text = answer(ev, margin=1.0).text
+    for item in ("建设智能工厂；", "培育数字园区；", "引进龙头企业。"):
+        assert item in text
+
+
+def test_the_semicolon_rule_switched_off_gives_only_the_first_item():
+    ev = evidence("该区今年重点推进哪些工作？", LIST, {"建设智能工厂": 2.0})
+    with disabled("semicolon_list", "list_items"):
+        text = answer(ev, margin=1.0).text
+    assert "建设智能工厂" in text and "引进龙头企业" not in text
+
+
+def test_units_far_below_the_best_stay_out_of_the_answer():
+    ev = evidence("智能工厂建在哪里？", "该区发展迅速。智能工厂建在西区。园区另有食堂。", {"西区": 3.0, "食堂": -2.0})
+    text = answer(ev, margin=1.0).text
+    assert "西区" in text and "食堂" not in text
+
+
+def test_low_probability_is_a_refusal_with_the_nearest_passages():
+    ev = evidence("火星上有几座工厂？", "智能工厂建在西区。", {"西区": 1.0}, probability=0.05)
+    a = answer(ev, threshold=0.5)
+    assert a.refused and a.citations and not a.partial
+
+
+def test_a_missing_year_is_an_honest_partial_answer_naming_the_year_the_article_gives():
+    ev = evidence("2021年该区工业产值是多少？", "2023年该区工业产值达到500亿元。", {"500亿元": 2.0}, probability=0.1)
+    a = answer(ev, threshold=0.5)
+    assert a.refused and a.partial
+    assert "2021年" in a.text and "2023年" in a.text and "500亿元" in a.text and "[1]" in a.text
+    assert a.citations[0].highlights
+
+
+def test_a_missing_year_in_an_english_question_is_explained_in_english():
+    ev = evidence("What was the district's output in 2021?", "2023年该区工业产值达到500亿元。", {"500亿元": 2.0}, 0.1)
+    a = answer(ev, threshold=0.5)
+    assert a.partial and a.text.startswith("The articles give no figure for 2021")
+
+
+def test_partial_answers_switched_off_give_the_plain_refusal():
+    ev = evidence("2021年该区工业产值是多少？", "2023年该区工业产值达到500亿元。", {"500亿元": 2.0}, probability=0.1)
+    with disabled("partial_answer"):
+        a = answer(ev, threshold=0.5)
+    assert a.refused and not a.partial and "2023年" not in a.text
+
+
+def test_a_number_no_passage_holds_refuses_even_with_high_probability():
+    ev = evidence("2025年的博览会在哪里举行？", "2024年的博览会在西区举行。", {"西区": 2.0}, probability=0.95)
+    a = answer(ev, AnswerPolicy(), threshold=0.5)
+    assert a.refused

@@ -1,0 +1,93 @@
+"""Fitting the learned reader: on a small benchmark made here (two passages per article, so hiding
+one leaves a sibling on the same topic), the fit separates answerable questions from questions
+whose gold passage is hidden, on questions it was not fitted on; and it is deterministic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.answer.reader import Reader, ReaderError, load_reader
+from rag.answer.train import collect, evidence_rows, fit_reader
+from rag.bench import ensure_bench_index, load_bench, open_bench_engine, still_answerable
+
+TOWNS = ["青石", "白沙", "红岩", "金竹", "银杏", "松溪", "柳塘", "桃源", "梅岭", "竹山", "石门", "云台", "凤鸣", "龙泉"]
+RIVERS = ["清江", "乌江", "沱江", "涪江", "嘉陵江", "綦江", "大宁河", "小江", "龙河", "御临河", "濑溪河", "芙蓉江", "任河", "梅溪河"]
+GOODS = ["柑橘", "茶叶", "竹笋", "蜂蜜", "花椒", "核桃", "香菇", "脐橙", "板栗", "莲藕", "青梅", "猕猴桃", "枇杷", "杨梅"]
+BUILDERS = ["张守义", "李延年", "王承恩", "赵德芳", "陈子昂", "周敦颐", "吴道子", "郑板桥", "孙思邈", "马致远", "黄庭坚", "胡雪岩", "朱熹", "沈括"]
+
+
+def _bench(folder):
+    passages, questions = [], []
+    for i, town in enumerate(TOWNS):
+        title = f"{town}镇"
+        geo, hist = f"{i}-1", f"{i}-2"
+        passages.append({"id": geo, "title": title, "text": f"{town}镇位于{RIVERS[i]}畔，气候温和。当地盛产{GOODS[i]}，远销各地。"})
+        passages.append({"id": hist, "title": title, "text": f"{town}镇历史悠久，老街建于{1500 + 7 * i}年，由{BUILDERS[i]}主持修建。"})
+        questions += [
+            {"id": f"{geo}-a", "question": f"{town}镇盛产什么特产？", "answers": [GOODS[i]], "passage_ids": [geo]},
+            {"id": f"{geo}-b", "question": f"{town}镇位于哪条河边？", "answers": [RIVERS[i]], "passage_ids": [geo]},
+            {"id": f"{hist}-a", "question": f"{town}镇的老街是哪一年修建的？", "answers": [f"{1500 + 7 * i}年"], "passage_ids": [hist]},
+            {"id": f"{hist}-b", "question": f"{town}镇老街由谁主持修建？", "answers": [BUILDERS[i]], "passage_ids": [hist]},
+        ]
+    folder.mkdir()
+    for name, rows in (("passages.jsonl", passages), ("questions.jsonl", questions)):
+        (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return load_bench(folder)
+
+
+@pytest.fixture(scope="module")
+def asked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    bench = _bench(root / "towns")
+    index_dir, _ = ensure_bench_index(bench, root / "index", embedder="minilm")
+    engine = open_bench_engine(index_dir, embedder="minilm", model=Reader.untrained())
+    return collect(engine, bench.questions, still_answerable(bench))
+
+
+def test_collection_asks_each_question_normally_and_with_its_gold_hidden(asked):
+    normal = [a for a in asked if not a.hidden]
+    hidden = [a for a in asked if a.hidden]
+    assert len(hidden) == 4 * len(TOWNS)
+    assert normal and all(a.labels.sum() >= 1 for a in normal)
+    assert all(a.labels.sum() == 0 for a in hidden)
+
+
+def test_the_fit_separates_answerable_from_hidden_gold_on_held_apart_towns(asked):
+    town = lambda a: int(a.qid.split("-")[0])  # noqa: E731
+    fit = [a for a in asked if town(a) < 10]
+    held = [a for a in asked if town(a) >= 10]
+    reader = fit_reader(fit)
+    x, y = evidence_rows(held, reader.unit)
+    p = np.array([reader.probability(row) for row in x])
+    assert p[y == 1].mean() > p[y == 0].mean() + 0.2
+    decided = (p >= reader.threshold) == (y == 1)
+    assert decided.mean() >= 0.75
+
+
+def test_fitting_is_deterministic(asked):
+    assert fit_reader(asked).as_dict() == fit_reader(asked).as_dict()
+
+
+def test_saved_parameters_load_back_equal(asked, tmp_path):
+    reader = fit_reader(asked)
+    path = reader.save(tmp_path / "reader.json")
+    assert load_reader(str(path)).as_dict() == reader.as_dict()
+
+
+def test_damaged_parameters_are_one_clear_error(tmp_path):
+    bad = tmp_path / "reader.json"
+    bad.write_text("{not json", "utf-8")
+    with pytest.raises(ReaderError, match="damaged"):
+        load_reader(str(bad))
+
+
+def test_parameters_fitted_on_other_features_are_refused(asked, tmp_path):
+    d = fit_reader(asked).as_dict()
+    d["unit"]["features"] = d["unit"]["features"][:-1] + ["something_else"]
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps(d), "utf-8")
+    with pytest.raises(ReaderError, match="refit"):
+        load_reader(str(path))
