@@ -153,7 +153,10 @@ def _print_answer(answer, as_json: bool) -> None:
         print(f"(searched as: {answer.rewritten})\n")
     print(answer.text)
     print()
-    print("Nearest passages (no answer found):" if answer.refused else "Sources:")
+    if answer.partial:
+        print("Sources (they do not answer the question as asked; what they state instead):")
+    else:
+        print("Nearest passages (no answer found):" if answer.refused else "Sources:")
     for c in answer.citations:
         print(f"[{c.n}] {c.title}  ·  {c.file} lines {c.line_start}-{c.line_end}  ·  {c.chunk_id}")
         passage = c.passage.replace("\n", " ")

@@ -231,3 +231,52 @@ def test_sample_takes_questions_evenly_spaced_over_the_set(tmp_path):
     questions = [dict(QUESTIONS[0], id=f"Q{i}") for i in range(10)]
     bench = load_bench(write_bench(tmp_path / "b", questions=questions), sample=5)
     assert [q["id"] for q in bench.questions] == ["Q0", "Q2", "Q4", "Q6", "Q8"]
+
+
+# ------------------------------------------------------------------ hide-gold runs
+
+SIBLINGS = PASSAGES + [
+    {"id": "P4", "title": "Harbor Bridge", "text": "The Harbor Bridge is painted grey. Its opening year, 1932, is on a plaque."},
+    {"id": "P5", "title": "City Library", "text": "The City Library was designed by a local architect."},
+]
+
+
+def test_a_question_whose_answer_stands_in_a_sibling_passage_is_still_answerable(tmp_path):
+    from rag.bench import still_answerable
+
+    bench = load_bench(write_bench(tmp_path / "sib", SIBLINGS))
+    assert still_answerable(bench) == {"Q1"}  # 1932 also stands in P4, of the same article; two million does not
+
+
+def test_hidden_gold_is_left_out_of_every_ranking(bench_dir, tmp_path):
+    from rag.bench import YuwenSystem, open_bench_engine
+
+    bench = load_bench(bench_dir)
+    index_dir, _ = ensure_bench_index(bench, tmp_path / "idx", embedder="minilm")
+    system = YuwenSystem(open_bench_engine(index_dir, embedder="minilm"))
+    for mode in ("hybrid", "dense", "bm25"):
+        system.mode = mode
+        ranked = [pid for pid, _ in system.retrieve("When did the Harbor Bridge open?", 10, hidden=("P1",))]
+        assert "P1" not in ranked
+        assert ranked or mode == "bm25"  # BM25 finds nothing else that shares the question's words
+
+
+def test_hide_gold_summary_scores_refusals_apart_from_the_normal_run():
+    m = summarize_bench([
+        outcome(1, answer_hit=True, refused=False, cited=1, cited_gold=1),
+        outcome(None, answer_hit=False, refused=True, hidden=True),
+        outcome(None, answer_hit=False, refused=False, hidden=True),
+        outcome(None, answer_hit=True, refused=False, hidden=True, still_answerable=True),
+    ])
+    assert m["false_refusal_rate"] == 0.0 and m["answer_hit"] == 1.0
+    assert (m["hidden_n"], m["hidden_refusal_accuracy"]) == (2, 0.5)
+    assert (m["still_answerable_n"], m["still_answered"], m["still_answer_hit"]) == (1, 1.0, 1.0)
+
+
+def test_cli_eval_bench_hide_gold_reports_hidden_refusal_accuracy(bench_dir, tmp_path, monkeypatch, capsys):
+    from rag.cli import main
+
+    monkeypatch.setenv("YUWEN_CACHE", str(tmp_path / "cache"))
+    assert main(["eval", "--bench", str(bench_dir), "--embedder", "minilm", "--hide-gold", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["overall"]["hidden_n"] == 3 and out["overall"]["hidden_refusal_accuracy"] is not None

@@ -91,3 +91,15 @@ def test_parameters_fitted_on_other_features_are_refused(asked, tmp_path):
     path.write_text(json.dumps(d), "utf-8")
     with pytest.raises(ReaderError, match="refit"):
         load_reader(str(path))
+
+
+def test_rag_train_writes_parameters_with_a_model_card(tmp_path, monkeypatch, capsys):
+    from rag.cli import main
+
+    monkeypatch.setenv("YUWEN_CACHE", str(tmp_path / "cache"))
+    _bench(tmp_path / "towns")
+    out = tmp_path / "reader.json"
+    assert main(["train", "--bench", str(tmp_path / "towns"), "--embedder", "minilm", "--out", str(out)]) == 0
+    card = load_reader(str(out)).card
+    assert card["data"] == "towns" and card["data_hash"] and card["command"].startswith("rag train")
+    assert card["fitted_on_hidden"] > 0
