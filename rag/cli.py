@@ -481,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    from .answer.reader import ReaderError
     from .embedders import EmbedderError
     from .engine import QuestionError
     from .evaluate import EvalSetError
@@ -489,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (QuestionError, IndexMissingError, IndexIncompatibleError, EmbedderError, CorpusEmptyError, EvalSetError) as exc:
+    except (QuestionError, IndexMissingError, IndexIncompatibleError, EmbedderError, CorpusEmptyError, EvalSetError,
+            ReaderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

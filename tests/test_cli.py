@@ -122,3 +122,23 @@ def test_eval_of_a_file_that_is_not_utf8_is_a_clear_error(indexed, tmp_path, cap
     bad.write_bytes('{"question": "重庆的问题"}\n'.encode("gb18030"))
     assert main(["eval", str(bad), *indexed]) == 2
     assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_damaged_reader_parameters_exit_2_with_one_line(indexed, tmp_path, capsys, monkeypatch):
+    from rag.answer import reader
+
+    bad = tmp_path / "reader.json"
+    bad.write_text("{", "utf-8")
+    monkeypatch.setattr(reader, "MODEL_FILE", bad)
+    reader.load_reader.cache_clear()
+    try:
+        assert main(["ask", "大桥有多长？", *indexed]) == 2
+    finally:
+        reader.load_reader.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "rag train" in err and "Traceback" not in err
+
+
+def test_train_on_a_missing_benchmark_exits_2_with_one_line(tmp_path, capsys):
+    assert main(["train", "--bench", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
