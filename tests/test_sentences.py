@@ -10,7 +10,7 @@ def test_closing_quote_stays_with_its_sentence():
 
 
 def test_decimal_point_does_not_end_a_sentence():
-    assert split_sentences("增加值达1.68万亿元，增长6%。") == ["增加值达1.68万亿元，增长6%。"]
+    assert split_sentences("总额达86.5亿元，增长9%。") == ["总额达86.5亿元，增长9%。"]
 
 
 def test_ascii_question_mark_ends_a_sentence():

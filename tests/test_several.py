@@ -11,14 +11,14 @@ from rag.retrieve import Hit, widen
 from tests.conftest import engine_over
 
 PAGES = {
-    "culture.txt": "以数字技术赋能文化治理\n■刘一\n"
-    "数字技术为文化领域治理提供了新工具。建设文化大数据平台，推动治理精准化。\n"
-    "培养数字人才，为文化治理提供长效动力。\n"
-    "（作者单位：甲乙大学马克思主义学院）\n",
-    "digital.txt": "加快推进数字文化建设\n■陈二\n"
-    "数字文化是文化建设的新阵地。实施文化“出海计划”，鼓励数字文化企业拓展海外市场。\n"
-    "完善数字文化传播体系，形成全域覆盖的传播格局。\n"
-    "（作者单位：丙丁政法大学）\n",
+    "culture.txt": "推动乡村旅游提质升级\n■刘一\n"
+    "乡村旅游是乡村振兴的重要抓手。建设乡村旅游大数据平台，推动服务精细化。\n"
+    "培养乡村旅游人才，为产业提供长效动力。\n"
+    "（作者单位：甲乙大学旅游学院）\n",
+    "digital.txt": "加快发展乡村民宿经济\n■陈二\n"
+    "民宿经济是乡村旅游的新亮点。实施民宿“品牌计划”，鼓励民宿企业拓展客源市场。\n"
+    "完善民宿服务标准体系，形成全域覆盖的服务格局。\n"
+    "（作者单位：丙丁农业大学）\n",
     "cq.txt": "重庆工业稳步增长\n■记者 张三\n今年前三季度，重庆工业增加值同比增长6.5%，汽车产量保持全国第一。\n",
     "sc.txt": "四川工业加快转型\n■记者 李四\n今年前三季度，四川工业增加值同比增长7.2%，电子信息产业规模扩大。\n",
     "food.txt": "火锅节开幕\n■记者 王五\n第十届火锅美食节在南岸区开幕，吸引游客十万人次。\n",
@@ -31,8 +31,8 @@ def engine(tmp_path_factory) -> Engine:
 
 
 def test_authors_of_two_articles_are_both_named(engine):
-    answer = engine.ask("两篇讨论数字文化的文章，作者分别来自哪所大学？", k=1)
-    assert "甲乙大学马克思主义学院" in answer.text and "丙丁政法大学" in answer.text
+    answer = engine.ask("两篇谈乡村旅游的报道，作者各在哪所高校？", k=1)
+    assert "甲乙大学旅游学院" in answer.text and "丙丁农业大学" in answer.text
     assert {c.article_id for c in answer.citations} >= {engine_article(engine, "culture.txt"), engine_article(engine, "digital.txt")}
 
 
@@ -48,9 +48,9 @@ def test_a_single_question_reads_only_its_own_top_passages(engine):
 
 
 def test_an_emphasis_quote_the_articles_word_otherwise_does_not_refuse_an_on_topic_question(engine):
-    answer = engine.ask("数字文化企业怎样“走出去”拓展海外市场？")
+    answer = engine.ask("民宿企业怎样“引客来”拓展客源市场？")
     assert not answer.refused
-    assert "出海计划" in answer.text
+    assert "品牌计划" in answer.text
 
 
 def test_an_emphasis_quote_on_an_off_topic_question_still_refuses(engine):
