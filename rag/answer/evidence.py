@@ -4,8 +4,6 @@ question; with what is missing when they do not (a constraint no passage states)
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -18,14 +16,10 @@ from ..questions import Constraint, QuestionKind
 from ..retrieve import Hit
 from ..rules import rule_on
 from ..units import answer_units
-from .features import IdfTable, QuestionView, Unit, evidence_features, unit_features, unit_kinds
-from .reader import Reader
+from .features import IdfTable, QuestionView, Unit, evidence_features, normalise, unit_features, unit_kinds
+from .reader import Reader, sigmoid
 
 SentenceVectors = Callable[[str, int, int], "np.ndarray | None"]
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
 
 
 @dataclass
@@ -122,15 +116,15 @@ def missing_constraints(q: QuestionView, hits: Sequence[Hit], best: Unit | None,
     if best is None:
         return tuple(q.kind.constraints)
     article = articles.get(best.article_id)
-    text = _norm(article.text) if article else _norm(hits[best.hit].chunk.embed_text())
-    return tuple(c for c in q.kind.constraints if _norm(c.text) not in text)
+    text = normalise(article.text) if article else normalise(hits[best.hit].chunk.embed_text())
+    return tuple(c for c in q.kind.constraints if normalise(c.text) not in text)
 
 
 def stated_instead(c: Constraint, unit: Unit) -> list[str]:
     """What the unit states of the kind of ``c`` instead (another year, another place)."""
     kinds = unit_kinds(unit.text)
     same = sorted(kinds.get(c.kind, frozenset()), key=unit.text.find)
-    return [s for s in same if _norm(s) != _norm(c.text)][:2]
+    return [s for s in same if normalise(s) != normalise(c.text)][:2]
 
 
 def gather(
@@ -161,7 +155,7 @@ def gather(
     ev.probability = reader.probability(evidence_features(q, units, rows, hits, idf))
     if kind.english and rule_on("english_dense"):
         best_dense = max((h.dense for h in hits if h.dense is not None), default=None)
-        ev.probability = 0.0 if best_dense is None else _sigmoid(60 * (best_dense - 0.74))
+        ev.probability = 0.0 if best_dense is None else sigmoid(60 * (best_dense - 0.74))
     order = sorted(range(len(units)), key=lambda i: -units[i].score)
     ev.units = [units[i] for i in order]
     ev.neighbours = neighbours
@@ -193,10 +187,6 @@ def with_parts(
             i = max(range(len(units)), key=lambda i: units[i].score)
             ev.part_best.append(ev.units[i])
     return ev
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
 def _why(ev: Evidence) -> str:

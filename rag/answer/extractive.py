@@ -11,7 +11,7 @@ from ..documents import Article
 from ..retrieve import Hit
 from ..rules import rule_on
 from .evidence import Evidence, stated_instead
-from .features import Unit
+from .features import Unit, normalise
 from .types import Answer, Citation
 
 REFUSAL_ZH = "资料中没有找到与该问题直接相关的内容。以下是最接近的段落，仅供参考："
@@ -95,8 +95,8 @@ def answer(ev: Evidence, policy: AnswerPolicy = AnswerPolicy(), threshold: float
     if ev.probability < threshold and not notes:
         return decline(ev)
     if rule_on("hard_anchors") and kind.anchors:
-        texts = [_norm(h.chunk.embed_text()) for h in ev.hits]
-        missing = [a for a in kind.anchors if not any(_norm(a) in t for t in texts)]
+        texts = [normalise(h.chunk.embed_text()) for h in ev.hits]
+        missing = [a for a in kind.anchors if not any(normalise(a) in t for t in texts)]
         if missing:
             return decline(ev, f"no passage mentions {', '.join(missing)}")
     chosen = select(ev, policy, margin)
@@ -179,10 +179,6 @@ def select(ev: Evidence, policy: AnswerPolicy, margin: float) -> list[Unit]:
     if not kind.wants_list and rule_on("lead_continuation"):
         chosen += _continuations(chosen, ranked, budget - used)
     return chosen
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
 
 
 def _semicolon_items(best: Unit, units: Sequence[Unit]) -> list[Unit]:

@@ -71,7 +71,8 @@ def unit_kinds(text: str) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
+    """``text`` without whitespace, lower-cased: the form in which strings are looked up in passages."""
     return re.sub(r"\s+", "", text).lower()
 
 
@@ -173,7 +174,7 @@ class QuestionView:
             topic |= FRAME_WORDS
         tokens = tuple(t for t in dict.fromkeys(tokenize(kind.text)) if t not in topic) or tuple(dict.fromkeys(tokenize(kind.text)))
         weights = {t: idf(t) for t in tokens}
-        return cls(kind, tokens, weights, sum(weights.values()) or 1.0, tuple(_norm(c.text) for c in kind.constraints),
+        return cls(kind, tokens, weights, sum(weights.values()) or 1.0, tuple(normalise(c.text) for c in kind.constraints),
                    question_bigrams(kind.text))
 
     def coverage(self, tokens: frozenset[str] | set[str]) -> float:
@@ -216,7 +217,7 @@ def unit_features(
     lex_local = np.array([sum(w for t, w in local.items() if t in ts) / local_total for ts in toks])
     dense = np.array([u.dense for u in units])
     titles = {i: unit_tokens(hits[i].chunk.title) for i in {u.hit for u in units}}
-    art_norm = {a: _norm(t) for a, t in article_texts.items()}
+    art_norm = {a: normalise(t) for a, t in article_texts.items()}
     n_con = len(q.constraints)
     rows = []
     for u, t, lx, ll in zip(units, toks, lex, lex_local):
@@ -233,7 +234,7 @@ def unit_features(
         wanted = 0.0
         if kind.wants != "other":
             wanted = float(bool(kinds.get(kind.wants, frozenset()) - q_set))
-        un = _norm(u.text)
+        un = normalise(u.text)
         c_unit = sum(c in un for c in q.constraints) / n_con if n_con else 1.0
         art = art_norm.get(u.article_id, "")
         c_art = sum(c in art for c in q.constraints) / n_con if n_con else 1.0
@@ -311,14 +312,14 @@ def evidence_features(
     tok_sets = [unit_tokens(p) for p in passages]
     everything = frozenset().union(*tok_sets)
     missing = [idf(t) for t in q.tokens if t not in everything]
-    normed = [_norm(p) for p in passages]
+    normed = [normalise(p) for p in passages]
     missing_c = sum(not any(c in p for p in normed) for c in q.constraints)
     anchors = q.kind.anchors
-    anchors_missing = float(any(not any(_norm(a) in p for p in normed) for a in anchors))
+    anchors_missing = float(any(not any(normalise(a) in p for p in normed) for a in anchors))
     dense_values = [h.dense for h in hits if h.dense is not None]
     home = hits[units[b].hit].chunk
     focus, focus_missing = q.focus(unit_tokens(home.embed_text()), unit_tokens(home.title))
-    subject = _norm(_TITLE_QUALIFIER.sub("", home.title))  # 雅芳河 (汉普郡) is named as 雅芳河
+    subject = normalise(_TITLE_QUALIFIER.sub("", home.title))  # 雅芳河 (汉普郡) is named as 雅芳河
     title_pairs = bigrams(home.title)
     return np.array([
         units[b].score,
@@ -345,6 +346,6 @@ def evidence_features(
         max(unit_rows[int(i)][col["focus_context"]] for i in order[:3]),
         max(unit_rows[int(i)][col["bigram_context"]] for i in order[:3]),
         row[col["dense"]] * row[col["focus_context"]],
-        float(bool(subject) and subject in _norm(q.kind.text)),
+        float(bool(subject) and subject in normalise(q.kind.text)),
         len(title_pairs & bigrams(q.kind.text)) / len(title_pairs) if title_pairs else 0.0,
     ], dtype=np.float32)

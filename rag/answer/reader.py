@@ -74,7 +74,7 @@ class Reader:
         return self.unit.logits(rows)
 
     def probability(self, row: np.ndarray) -> float:
-        return _sigmoid(float(self.evidence.logits(np.asarray(row)[None, :])[0]))
+        return sigmoid(float(self.evidence.logits(np.asarray(row)[None, :])[0]))
 
     def as_dict(self) -> dict:
         return {
@@ -113,7 +113,8 @@ class Reader:
         )
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
+    """The logistic function, clipped so that no logit overflows."""
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -14,17 +13,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..questions import analyse
-from .evidence import candidate_units, embed_units
-from .features import EVIDENCE_FEATURES, UNIT_FEATURES, QuestionView, Unit, evidence_features, unit_features
+from .evidence import candidate_units, embed_units, score_units
+from .features import EVIDENCE_FEATURES, UNIT_FEATURES, QuestionView, Unit, evidence_features, normalise
 from .reader import Linear, Reader
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
+# Collecting needs the features only; the scores it sets are refitted from them.
+_UNSCORED = Reader.untrained()
 
 
 @dataclass
@@ -50,7 +47,7 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
     idf = engine.idf
     for n, item in enumerate(questions):
         gold = set(item["passage_ids"])
-        answers = [_norm(a) for a in item["answers"] if _norm(a)]
+        answers = [normalise(a) for a in item["answers"] if normalise(a)]
         kind = analyse(item["question"])
         qv = engine.query_vector(item["question"])
         for hidden in (False, True):
@@ -59,10 +56,8 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
             hits = engine.search(item["question"], k=k, hidden=tuple(gold) if hidden else ())
             units, neighbours = candidate_units(hits, articles)
             embed_units(units, qv, engine.embedder, engine.reader.sentence_vector)
-            view = QuestionView.of(kind, idf)
-            texts = {a: articles[a].text for a in {u.article_id for u in units}}
-            rows = unit_features(view, units, neighbours, hits, texts)
-            holds = [any(a in _norm(u.text) for a in answers) for u in units]
+            view, rows = score_units(kind, units, neighbours, hits, articles, idf, _UNSCORED)
+            holds = [any(a in normalise(u.text) for a in answers) for u in units]
             if hidden and any(holds):
                 continue  # another passage states the answer too: not a clean negative
             labels = np.array([float(u.article_id in gold and h) for u, h in zip(units, holds)], dtype=np.float32)
