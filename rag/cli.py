@@ -29,14 +29,31 @@ def _ask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _size_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-file-mb", type=float, default=None,
+                   help="refuse corpus files larger than this (default 4, or $YUWEN_MAX_FILE_MB)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="渝问 yuwen: cited answers from Chinese news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="build the index of the corpus (atomic: the old index stays usable until done)")
+    p = sub.add_parser("index", help="bring the index up to date with the corpus, embedding only what changed "
+                                     "(atomic: the old index stays usable until done)")
     _common(p)
     p.add_argument("--vector-index", default=None, choices=["auto", "flat", "hnsw", "ivfpq"], help="FAISS index kind")
     p.add_argument("--max-tokens", type=int, default=None, help="passage budget in model tokens (default 200)")
+    p.add_argument("--full", action="store_true", help="embed everything again instead of reusing stored vectors")
+    _size_limit(p)
+
+    p = sub.add_parser("add", help="add pages (copied into the corpus folder if outside it) and update the index")
+    _common(p)
+    p.add_argument("paths", nargs="+", type=Path, help="page files (.txt/.md) or folders of pages")
+    _size_limit(p)
+
+    p = sub.add_parser("remove", help="leave corpus files or articles out of the index (the files are not deleted)")
+    _common(p)
+    p.add_argument("items", nargs="+", help="a corpus file (name or path) or an article id (`rag articles` lists them)")
 
     p = sub.add_parser("ask", help="answer one question with citations")
     _common(p)
@@ -92,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("article_id")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("status", help="what the index holds and whether it is up to date")
+    p = sub.add_parser("status", help="what the index holds and whether it is up to date and sound")
     _common(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--check", action="store_true",
+                   help="verify every file's checksum and that vectors, BM25, rows and sentences agree")
     return parser
 
 
@@ -111,12 +130,26 @@ def _progress_bar(desc: str):
     return bar, update
 
 
+def _apply_size_limit(args) -> None:
+    if getattr(args, "max_file_mb", None) is not None:
+        os.environ["YUWEN_MAX_FILE_MB"] = str(args.max_file_mb)
+
+
+def _report_update(m) -> None:
+    from .indexing import describe_update
+
+    for err in m.errors:
+        print(f"skipped: {err}", file=sys.stderr)
+    print(describe_update(m))
+
+
 def cmd_index(args) -> int:
     from .chunking import ChunkSettings
     from .config import Settings
     from .indexing import build_index
 
     settings = Settings()
+    _apply_size_limit(args)
     chunking = ChunkSettings(max_tokens=args.max_tokens) if args.max_tokens else None
     bar, update = _progress_bar("indexing")
     try:
@@ -127,12 +160,42 @@ def cmd_index(args) -> int:
             chunking=chunking,
             vector_kind=args.vector_index,
             progress=update,
+            full=getattr(args, "full", False),
         )
     finally:
         bar.close()
-    for err in m.errors:
-        print(f"skipped: {err}", file=sys.stderr)
-    print(f"indexed {m.articles} articles, {m.chunks} passages with {m.embedder_id} in {m.build_seconds:.1f} s")
+    _report_update(m)
+    return 0
+
+
+def cmd_add(args) -> int:
+    from .config import Settings
+    from .indexing import add_to_index
+
+    settings = Settings()
+    _apply_size_limit(args)
+    bar, update = _progress_bar("adding")
+    try:
+        m = add_to_index(args.paths, args.corpus or settings.corpus_dir, args.index or settings.index_dir,
+                         embedder=args.embedder, progress=update)
+    finally:
+        bar.close()
+    _report_update(m)
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from .config import Settings
+    from .indexing import remove_from_index
+
+    settings = Settings()
+    bar, update = _progress_bar("removing")
+    try:
+        m = remove_from_index(args.items, args.corpus or settings.corpus_dir, args.index or settings.index_dir,
+                              embedder=args.embedder, progress=update)
+    finally:
+        bar.close()
+    _report_update(m)
     return 0
 
 
@@ -176,6 +239,10 @@ def cmd_chat(args) -> int:
     interactive = sys.stdin.isatty()
     from .engine import QuestionError
 
+    # Bytes that are not UTF-8 arrive as lone surrogates, which the question check turns into one
+    # clear line, instead of a decoding error that would end the session.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")
     while True:
         try:
             line = input("问> " if interactive else "")
@@ -183,6 +250,7 @@ def cmd_chat(args) -> int:
             break
         if not line.strip():
             continue
+        engine = engine.refreshed()  # a build made meanwhile is answered from
         try:
             answer = engine.ask(line, k=args.top_k, mode=args.mode, backend=args.backend, history=history)
         except QuestionError as exc:
@@ -455,16 +523,30 @@ def cmd_show(args) -> int:
 def cmd_status(args) -> int:
     engine = _open(args)
     status = engine.status()
+    if args.check:
+        problems = engine.reader.check()
+        status["check"] = problems or "ok"
+        status["counts"] = engine.reader.counts()
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
     else:
         for key, value in status.items():
-            print(f"{key}: {value}")
+            if key != "check":
+                print(f"{key}: {value}")
+    if args.check and problems:
+        if not args.json:
+            print(f"error: {problems[0]}" + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""),
+                  file=sys.stderr)
+        return 2
+    if args.check and not args.json:
+        print("check: ok (every file matches its checksum; vectors, BM25 documents, rows and sentences agree)")
     return 0
 
 
 COMMANDS = {
     "index": cmd_index,
+    "add": cmd_add,
+    "remove": cmd_remove,
     "ask": cmd_ask,
     "chat": cmd_chat,
     "eval": cmd_eval,
@@ -485,13 +567,14 @@ def main(argv: list[str] | None = None) -> int:
     from .embedders import EmbedderError
     from .engine import QuestionError
     from .evaluate import EvalSetError
-    from .indexing import CorpusEmptyError
+    from .indexing import CorpusEmptyError, UpdateError
     from .store import IndexIncompatibleError, IndexMissingError
+    from .writelock import IndexBusyError, IndexWriteError
 
     try:
         return COMMANDS[args.command](args)
     except (QuestionError, IndexMissingError, IndexIncompatibleError, EmbedderError, CorpusEmptyError, EvalSetError,
-            ReaderError) as exc:
+            ReaderError, IndexBusyError, IndexWriteError, UpdateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -53,6 +52,11 @@ def check_question(question: object) -> str:
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
     q = question.strip()
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError("The question is not valid text (it holds bytes that are not UTF-8): retype it. "
+                            "/ 问题含有无效字符，请重新输入。") from None
     if not q:
         raise QuestionError("The question is empty: type a question about the articles. / 问题为空，请输入问题。")
     if len(q) > MAX_QUESTION_CHARS:
@@ -61,6 +65,19 @@ def check_question(question: object) -> str:
             f"Ask about one thing at a time. / 问题过长（{len(q)} 字），上限为 {MAX_QUESTION_CHARS} 字。"
         )
     return q
+
+
+def check_k(k: object) -> int:
+    """``k`` as a number of passages, or QuestionError saying what ``k`` must be."""
+    try:
+        n = int(k)  # type: ignore[arg-type]
+        if isinstance(k, float) and n != k:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise QuestionError(f"k (the number of passages) must be a whole number from 1 to 50, not {str(k)[:20]!r}.") from None
+    if not 1 <= n <= 50:
+        raise QuestionError("The number of passages must be between 1 and 50.")
+    return n
 
 
 @dataclass
@@ -140,7 +157,27 @@ class Engine:
 
     @property
     def idf(self) -> IdfTable:
-        return _idf_for(self.reader)
+        # Kept on the reader, so that a replaced build's files are released with it.
+        table = getattr(self.reader, "_idf_table", None)
+        if table is None:
+            table = self.reader._idf_table = IdfTable(self.reader.bm25)
+        return table
+
+    def refreshed(self) -> "Engine":
+        """This engine, or one opened on the newer build ``CURRENT`` names (checked at most once
+        a second). The embedder and reader are shared; a newer build that cannot be opened is
+        logged and this one goes on answering."""
+        if not self.reader.changed():
+            return self
+        try:
+            fresh = Engine.open(self.reader.index_dir, self.corpus_dir, embedder=self.manifest.embedder,
+                                chunking=ChunkSettings(**self.manifest.chunking), model=self.model)
+        except Exception as exc:
+            log.warning("a newer build is not usable, answering from %s: %s", self.reader.build.name, exc)
+            self.reader.recheck_after(30.0)
+            return self
+        log.info("switched to %s", fresh.reader.build.name)
+        return fresh
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding, cached: the UI and the answerer both need it."""
@@ -205,8 +242,7 @@ class Engine:
             raise QuestionError(f"Unknown retrieval mode '{mode}': choose one of {', '.join(MODES)}.")
         if backend not in BACKENDS:
             raise QuestionError(f"Unknown answer backend '{backend}': choose one of {', '.join(BACKENDS)}.")
-        if not 1 <= int(k) <= 50:
-            raise QuestionError("The number of passages must be between 1 and 50.")
+        k = check_k(k)
         rewritten = asked
         if history:
             from .followup import rewrite_question
@@ -248,11 +284,12 @@ class Engine:
             "stale": bool(self.warnings),
             "warnings": list(self.warnings),
             "index_dir": str(self.reader.index_dir),
+            "build": self.reader.build.name,
+            "integrity": ("checksums verified on open" if self.manifest.files and self.reader.verified_fully
+                          else "sizes verified on open (`rag status --check` verifies checksums)" if self.manifest.files
+                          else "no checksums (built by an older version; `rag index --full` adds them)"),
+            "last_update": self.manifest.update or {},
             "corpus_dir": str(self.corpus_dir),
         }
 
-
-@lru_cache(maxsize=8)
-def _idf_for(reader: IndexReader) -> IdfTable:
-    return IdfTable(reader.bm25)
 

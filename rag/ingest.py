@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -747,46 +748,104 @@ def split_articles(page_text: str, file: str, id_prefix: str | None = None) -> l
     return [_render(d, f"{prefix}-{n:02d}", file) for n, d in enumerate(drafts, start=1)]
 
 
-def _corpus_files(corpus_dir: Path) -> list[Path]:
-    files = [p for p in corpus_dir.rglob("*")
-             if p.suffix.lower() in SUFFIXES and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)]
-    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+DEFAULT_MAX_FILE_MB = 4.0  # a news page is 10-30 kB; a 10 MB file would take about an hour to embed
+
+
+def max_file_bytes() -> int:
+    """The size above which a corpus file is refused (``YUWEN_MAX_FILE_MB``, default 4 MB)."""
+    raw = os.environ.get("YUWEN_MAX_FILE_MB", "")
+    try:
+        mb = float(raw) if raw else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        mb = DEFAULT_MAX_FILE_MB
+    return int(mb * 1024 * 1024)
+
+
+@dataclass
+class CorpusFile:
+    """One readable page of the corpus: its path, its name relative to the corpus folder, and
+    the prefix its article ids take."""
+
+    path: Path
+    rel: str
+    prefix: str
+
+
+def list_corpus(corpus_dir: Path | str, max_bytes: int | None = None) -> tuple[list[CorpusFile], list[IngestError]]:
+    """The ``*.txt``/``*.md`` pages under ``corpus_dir`` (sorted, recursive, hidden names left
+    out) and the entries refused by name: links leading outside the folder, folders named like
+    pages, files over the size limit."""
+    corpus_dir = Path(corpus_dir)
+    root = corpus_dir.resolve()
+    limit = max_file_bytes() if max_bytes is None else max_bytes
+    kept: list[Path] = []
+    refused: list[IngestError] = []
+    for p in corpus_dir.rglob("*"):
+        rel_parts = p.relative_to(corpus_dir).parts
+        if any(part.startswith(".") for part in rel_parts):
+            continue
+        if p.is_symlink():
+            target = p.resolve()
+            if target != root and root not in target.parents:
+                what = "folder" if target.is_dir() else "file"
+                refused.append(IngestError(p, f"is a link to a {what} outside the corpus folder ({target}); not read"))
+                continue
+            if target.is_dir():
+                continue  # its pages are read where they really are
+        if p.suffix.lower() not in SUFFIXES:
+            continue
+        if p.is_dir():
+            refused.append(IngestError(p, "is a folder, not a text page"))
+            continue
+        if not p.is_file():
+            continue
+        size = p.stat().st_size
+        if size > limit:
+            refused.append(IngestError(p, f"is {size / 1048576:.1f} MB, over the {limit / 1048576:.1f} MB limit for one page "
+                                          "(split it, or raise YUWEN_MAX_FILE_MB)"))
+            continue
+        kept.append(p)
+    kept.sort(key=lambda p: p.relative_to(corpus_dir).as_posix())
+    rels = [p.relative_to(corpus_dir).as_posix() for p in kept]
+    prefixes = [_id_prefix(r) for r in rels]
+    files = []
+    for path, rel, prefix in zip(kept, rels, prefixes):
+        if prefixes.count(prefix) > 1:  # two pages share a number: fall back to the full name
+            prefix = rel.rsplit(".", 1)[0]
+        files.append(CorpusFile(path, rel, prefix))
+    return files, refused
+
+
+def ingest_file(f: CorpusFile) -> list[Article]:
+    """The articles of one corpus page, or IngestError naming the file and what is wrong."""
+    try:
+        text = read_text(f.path)
+        found = split_articles(text, f.rel, id_prefix=f.prefix)
+    except IngestError:
+        raise
+    except Exception as e:  # a parser bug must not take the whole corpus down
+        log.warning("could not split %s", f.path, exc_info=True)
+        raise IngestError(f.path, f"could not be split into articles ({type(e).__name__}: {e})") from e
+    if not found:
+        raise IngestError(f.path, "holds no article text")
+    log.debug("%s: %d articles", f.rel, len(found))
+    return found
 
 
 def load_corpus(corpus_dir: Path | str) -> tuple[list[Article], list[IngestError]]:
     """Every article of every ``*.txt``/``*.md`` under ``corpus_dir`` (sorted, recursive), and
     the files that could not be read. One bad file never stops the others; each is logged."""
     corpus_dir = Path(corpus_dir)
-    articles: list[Article] = []
-    errors: list[IngestError] = []
     if not corpus_dir.is_dir():
         err = IngestError(corpus_dir, "is not a folder")
         log.warning("%s", err)
         return [], [err]
-    files = _corpus_files(corpus_dir)
-    rels = [p.relative_to(corpus_dir).as_posix() for p in files]
-    prefixes = [_id_prefix(r) for r in rels]
-    for path, rel, prefix in zip(files, rels, prefixes):
-        if prefixes.count(prefix) > 1:  # two pages share a number: fall back to the full name
-            prefix = rel.rsplit(".", 1)[0]
+    files, errors = list_corpus(corpus_dir)
+    articles: list[Article] = []
+    for f in files:
         try:
-            text = read_text(path)
-            found = split_articles(text, rel, id_prefix=prefix)
+            articles.extend(ingest_file(f))
         except IngestError as e:
             errors.append(e)
             log.warning("skipping %s", e)
-            continue
-        except Exception as e:  # a parser bug must not take the whole corpus down
-            err = IngestError(path, f"could not be split into articles ({type(e).__name__}: {e})")
-            errors.append(err)
-            log.warning("skipping %s", err, exc_info=True)
-            continue
-        if not found:
-            err = IngestError(path, "holds no article text")
-            errors.append(err)
-            log.warning("skipping %s", err)
-            continue
-        log.debug("%s: %d articles", rel, len(found))
-        articles.extend(found)
     return articles, errors

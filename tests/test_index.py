@@ -51,11 +51,19 @@ def test_interrupted_build_leaves_the_previous_index_usable(built, mini_corpus, 
     assert engine.manifest.articles == 2
 
 
-def test_a_completed_rebuild_replaces_the_old_build(built, mini_corpus):
+def test_a_completed_rebuild_replaces_the_old_build_and_removes_the_one_before(built, mini_corpus):
+    first = store.live_build(built)
+    build_index(mini_corpus, built, embedder="minilm", full=True)
+    second = store.live_build(built)
+    assert second != first and first.exists()  # kept for readers that have not switched yet
+    build_index(mini_corpus, built, embedder="minilm", full=True)
+    assert store.live_build(built) not in (first, second) and second.exists() and not first.exists()
+
+
+def test_rebuilding_an_unchanged_corpus_writes_nothing(built, mini_corpus):
     before = store.live_build(built)
-    build_index(mini_corpus, built, embedder="minilm")
-    after = store.live_build(built)
-    assert after != before and not before.exists()
+    m = build_index(mini_corpus, built, embedder="minilm")
+    assert store.live_build(built) == before and m.update["unchanged"]
 
 
 def test_missing_index_says_which_command_builds_it(tmp_path):

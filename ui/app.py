@@ -125,10 +125,15 @@ class EngineHolder:
         self.last_error = ""
 
     def get(self) -> Engine:
-        """The open engine; raises IndexMissingError, IndexIncompatibleError or EmbedderError."""
+        """The open engine (switched to a newer build when ``CURRENT`` names one, between questions);
+        raises IndexMissingError, IndexIncompatibleError or EmbedderError."""
         engine = self._engine
         if engine is not None:
-            return engine
+            fresh = engine.refreshed()
+            if fresh is not engine:
+                with self._lock:
+                    self._engine = fresh
+            return fresh
         with self._lock:
             if self._engine is None:
                 started = time.perf_counter()
@@ -481,7 +486,7 @@ def build_app(
             except Exception as exc:
                 raise gr.Error(describe_open_error(exc, holder.index_dir, holder.corpus_dir), print_exception=False) from None
             try:
-                answer = engine.ask(question, k=int(k), mode=mode)
+                answer = engine.ask(question, k=k, mode=mode)  # the engine says what a bad k must be
             except QuestionError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
             except Exception as exc:  # a sentence for the client; the trace goes to the server log
