@@ -135,6 +135,12 @@ def _apply_size_limit(args) -> None:
         os.environ["YUWEN_MAX_FILE_MB"] = str(args.max_file_mb)
 
 
+def check_index_folder(index_dir) -> None:
+    from .writelock import check_index_folder as check
+
+    check(index_dir)
+
+
 def _report_update(m) -> None:
     from .indexing import describe_update
 
@@ -151,6 +157,7 @@ def cmd_index(args) -> int:
     settings = Settings()
     _apply_size_limit(args)
     chunking = ChunkSettings(max_tokens=args.max_tokens) if args.max_tokens else None
+    check_index_folder(args.index or settings.index_dir)
     bar, update = _progress_bar("indexing")
     try:
         m = build_index(
@@ -174,6 +181,7 @@ def cmd_add(args) -> int:
 
     settings = Settings()
     _apply_size_limit(args)
+    check_index_folder(args.index or settings.index_dir)
     bar, update = _progress_bar("adding")
     try:
         m = add_to_index(args.paths, args.corpus or settings.corpus_dir, args.index or settings.index_dir,

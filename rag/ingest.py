@@ -761,6 +761,10 @@ def max_file_bytes() -> int:
     return int(mb * 1024 * 1024)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.0f} kB"
+
+
 @dataclass
 class CorpusFile:
     """One readable page of the corpus: its path, its name relative to the corpus folder, and
@@ -801,8 +805,8 @@ def list_corpus(corpus_dir: Path | str, max_bytes: int | None = None) -> tuple[l
             continue
         size = p.stat().st_size
         if size > limit:
-            refused.append(IngestError(p, f"is {size / 1048576:.1f} MB, over the {limit / 1048576:.1f} MB limit for one page "
-                                          "(split it, or raise YUWEN_MAX_FILE_MB)"))
+            refused.append(IngestError(p, f"is {_size(size)}, over the {_size(limit)} limit for one page "
+                                          "(split it, or raise the limit: --max-file-mb or YUWEN_MAX_FILE_MB)"))
             continue
         kept.append(p)
     kept.sort(key=lambda p: p.relative_to(corpus_dir).as_posix())
