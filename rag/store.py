@@ -357,7 +357,7 @@ class IndexReader:
         self.verified_fully = _full_check_on_open(self.manifest) if verify is None else verify
         verify_files(self.build, self.manifest, self.index_dir, full=self.verified_fully)
         self._lock = threading.Lock()
-        self._checked_at = time.monotonic()
+        self._next_check = time.monotonic() + 1.0
         try:
             self.vectors = load_vectors(self.build / "vectors.faiss", mmap=mmap)
             self.bm25 = load_bm25(self.build / "bm25")
@@ -404,15 +404,15 @@ class IndexReader:
         """Whether ``CURRENT`` now names another build than this reader's (read at most once per
         ``every`` seconds; False in between)."""
         now = time.monotonic()
-        if now - self._checked_at < every:
+        if now < self._next_check:
             return False
-        self._checked_at = now
+        self._next_check = now + every
         name = _current_name(self.index_dir)
         return name is not None and name != self.build.name
 
     def recheck_after(self, seconds: float) -> None:
         """Let :meth:`changed` look at ``CURRENT`` again only after ``seconds``."""
-        self._checked_at = time.monotonic() + seconds
+        self._next_check = time.monotonic() + seconds
 
     def sentence_index(self) -> tuple[object, list[list[int]]] | None:
         """The FAISS index of answer sentences and, per sentence row, the chunk rows holding it;
