@@ -142,3 +142,29 @@ def test_damaged_reader_parameters_exit_2_with_one_line(indexed, tmp_path, capsy
 def test_train_on_a_missing_benchmark_exits_2_with_one_line(tmp_path, capsys):
     assert main(["train", "--bench", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_question_with_invalid_bytes_exits_2_with_one_line(indexed, capsys):
+    bad = b"\xff\xfe\xe5\xa4\xa7\xe6\xa1\xa5".decode("utf-8", "surrogateescape")  # as Python passes invalid argv bytes
+    assert main(["ask", bad, *indexed]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "not valid text" in err and "Traceback" not in err
+
+
+def test_chat_goes_on_after_a_line_that_is_not_valid_text(indexed, capsys, monkeypatch):
+    import io
+
+    raw = b"\xff\xfe\x80?\n" + "StarBot巡检机器人搭载了什么系统？\n".encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
+    assert main(["chat", "--mode", "bm25", *indexed]) == 0
+    captured = capsys.readouterr()
+    assert "not valid text" in captured.err
+    assert "LiDAR" in captured.out
+
+
+def test_k_that_is_not_a_number_is_named_in_the_error(indexed):
+    from rag.engine import Engine, QuestionError
+
+    engine = Engine.open(indexed[3], indexed[1], embedder="minilm")
+    with pytest.raises(QuestionError, match="k .*whole number.*'abc'"):
+        engine.ask("大桥有多长？", k="abc")

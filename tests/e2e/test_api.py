@@ -45,6 +45,14 @@ def test_ask_rejects_an_empty_question_with_a_message(client):
         client.predict("   ", 5, "hybrid", api_name="/ask")
 
 
+def test_ask_with_a_k_that_is_not_a_number_says_what_k_must_be(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="whole number") as info:
+        client.predict("重庆制造业大会部署了几项重大任务？", "abc", "hybrid", api_name="/ask")
+    assert "rebuild" not in str(info.value)
+
+
 def test_only_ask_is_public(client):
     info = client.view_api(print_info=False, return_format="dict")
     assert list(info["named_endpoints"]) == ["/ask"]

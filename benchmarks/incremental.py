@@ -1,0 +1,121 @@
+"""Incremental index updates against a full build, on a copy of the demo corpus.
+
+Runs the real commands as a user would (a fresh process each: imports and model load included)
+in a temporary folder, never touching corpus/ or index/:
+
+    full build        rag index --full
+    no change         rag index
+    one article edit  one number of one article changed, then rag index
+    page added        rag add NEW_PAGE (an invented page of three articles' length)
+    page removed      rag remove FILE
+    full again        rag index --full (the reference for the edit)
+
+and prints wall time, the command's own account (articles re-embedded, texts embedded / reused)
+and each update's share of the full build. ``--embedder minilm`` for a quick look; the default
+embedder is what the README reports. Results also go to benchmarks/results/incremental.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+NEW_PAGE = """临江区举办首届社区运动会
+
+■记者 周七
+
+11月20日，临江区首届社区运动会在滨江体育公园开幕，来自全区38个社区的1200余名居民报名参加。
+运动会设置拔河、跳绳、定向越野等12个项目，既有适合老人的健身项目，也有面向青少年的竞技比赛。
+区文化旅游委负责人介绍，今年全区新建和改造社区健身场地46处，居民步行15分钟即可到达一处健身点。
+
+智慧停车平台上线试运行
+
+■记者 吴八
+
+临江区智慧停车平台日前上线试运行，首批接入公共停车场52个、泊位1.8万个。
+市民通过手机即可查询空余车位、预约停车并在线缴费，平均找车位时间缩短约一半。
+平台运营方表示，明年将把医院、商圈周边的停车资源全部接入平台。
+"""
+
+
+def run(cmd: list[str], env: dict) -> tuple[float, str]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-1500:]}")
+    return seconds, proc.stdout.strip().splitlines()[-1]
+
+
+def edit_one_article(corpus: Path) -> str:
+    """Change one number in the middle of one page; return the file's name."""
+    page = sorted(corpus.glob("*.txt"))[1]
+    text = page.read_text("utf-8")
+    middle = len(text) // 2
+    m = re.compile(r"\d").search(text, middle)
+    if m is None:
+        raise SystemExit(f"{page} holds no digit to change")
+    digit = str((int(m.group()) + 1) % 10)
+    page.write_text(text[: m.start()] + digit + text[m.end():], "utf-8")
+    return page.name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", default="e5-small")
+    parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "incremental.json")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="yuwen-incremental-"))
+    corpus, index = root / "corpus", root / "index"
+    shutil.copytree(args.corpus, corpus)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    rag = [sys.executable, "-m", "rag.cli"]
+    common = ["--corpus", str(corpus), "--index", str(index), "--embedder", args.embedder]
+    (root / "new_page.txt").write_text(NEW_PAGE, "utf-8")
+    removed = sorted(corpus.glob("*.txt"))[-1].name
+
+    steps = [
+        ("full build", lambda: None, [*rag, "index", "--full", *common]),
+        ("no change", lambda: None, [*rag, "index", *common]),
+        ("one article edited", lambda: edit_one_article(corpus), [*rag, "index", *common]),
+        ("page added (rag add)", lambda: None, [*rag, "add", str(root / "new_page.txt"), *common]),
+        ("page removed (rag remove)", lambda: None, [*rag, "remove", removed, *common]),
+        ("full build again", lambda: None, [*rag, "index", "--full", *common]),
+    ]
+    results = []
+    try:
+        for name, prepare, cmd in steps:
+            prepare()
+            seconds, said = run(cmd, env)
+            manifest = json.loads((index / (index / "CURRENT").read_text("utf-8").strip() / "manifest.json").read_text("utf-8"))
+            results.append({"step": name, "seconds": round(seconds, 1), "said": said, "update": manifest.get("update", {})})
+            print(f"{name:28s} {seconds:6.1f} s   {said}", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    full = min(r["seconds"] for r in results if r["step"].startswith("full"))
+    print(f"\nfull build (fastest of two): {full:.1f} s")
+    for r in results:
+        if not r["step"].startswith("full"):
+            r["share_of_full"] = round(r["seconds"] / full, 3)
+            print(f"  {r['step']:28s} {r['seconds']:6.1f} s = {100 * r['share_of_full']:.0f} % of a full build")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"embedder": args.embedder, "cpu_threads": os.environ.get("OMP_NUM_THREADS"),
+                                    "measured": time.strftime("%Y-%m-%d %H:%M"), "results": results},
+                                   ensure_ascii=False, indent=2) + "\n", "utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
