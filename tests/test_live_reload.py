@@ -132,3 +132,19 @@ def test_rag_chat_answers_from_a_build_made_during_the_session(built, mini_corpu
     out = capsys.readouterr().out
     assert "1280米" in out and "1350米" in out
     assert out.index("1280米") < out.index("1350米")
+
+
+def test_a_replaced_engine_releases_its_build_once_dropped(built, mini_corpus):
+    import gc
+    import weakref
+
+    engine = Engine.open(built, mini_corpus, embedder="minilm")
+    engine.ask("滨江大桥主桥全长多少米？", k=2, mode="bm25")  # fills the caches a question uses
+    _edit_length(mini_corpus, "1350米")
+    build_index(mini_corpus, built, embedder="minilm")
+    engine.reader.recheck_after(0)
+    fresh = engine.refreshed()
+    old = weakref.ref(engine.reader)
+    del engine
+    gc.collect()
+    assert old() is None and _length_seen(fresh) == "1350米"
