@@ -16,7 +16,7 @@ from .chunking import ChunkSettings
 from .config import Settings
 from .documents import Article
 from .embedders import Embedder, EmbedderError, load_embedder, query_vector
-from .indexing import build_index
+from .indexing import build_index, describe_update
 from .ingest import read_text
 from .questions import QuestionKind, analyse
 from .rules import RULES, rule_on, unknown_rules
@@ -288,7 +288,7 @@ class Engine:
             "integrity": ("checksums verified on open" if self.manifest.files and self.reader.verified_fully
                           else "sizes verified on open (`rag status --check` verifies checksums)" if self.manifest.files
                           else "no checksums (built by an older version; `rag index --full` adds them)"),
-            "last_update": self.manifest.update or {},
+            "last_update": describe_update(self.manifest),
             "corpus_dir": str(self.corpus_dir),
         }
 

@@ -181,12 +181,18 @@ def add_to_index(paths: Iterable[Path | str], corpus_dir: Path | str, index_dir:
                 raise UpdateError(f"{target} already exists and differs from {page}: edit it in place and run "
                                   "`rag index`, or give the page another name.")
             plan.append((page, target))
-    corpus_dir.mkdir(parents=True, exist_ok=True)
     for source, target in plan:
-        if not target.exists():
-            tmp = target.with_name(f".{target.name}.adding")
+        if target.exists():
+            continue
+        tmp = target.with_name(f".{target.name}.adding")  # hidden: never read as a page half copied
+        try:
+            corpus_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, tmp)
             tmp.replace(target)
+        except OSError as exc:
+            if tmp.parent.is_dir():
+                tmp.unlink(missing_ok=True)
+            raise UpdateError(f"Cannot copy {source} into {corpus_dir}/ ({exc.strerror or exc}); nothing was added.") from exc
     rels = [t.resolve().relative_to(root).as_posix() for _, t in plan]
     return build_index(corpus_dir, index_dir, include=rels, command="rag add", **kwargs)
 

@@ -191,3 +191,22 @@ def test_full_rebuild_embeds_everything_again(built, mini_corpus):
     m = build_index(mini_corpus, built, embedder="minilm", full=True)
     assert m.update["full"] and m.update["reused_texts"] == 0
     assert store.read_manifest(built).update["full"]
+
+
+def test_rag_add_into_a_corpus_it_cannot_write_is_one_line(built, mini_corpus, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    page = tmp_path / "lib.txt"
+    page.write_text(NEW_PAGE, "utf-8")
+    monkeypatch.setattr(shutil, "copyfile", lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    args = ["--corpus", str(mini_corpus), "--index", str(built), "--embedder", "minilm"]
+    assert main(["add", str(page), *args]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot copy" in err and "Permission denied" in err and "Traceback" not in err
+    assert not list(mini_corpus.glob(".*adding")) and not (mini_corpus / "lib.txt").exists()
+
+
+def test_status_says_what_the_last_update_did(built, mini_corpus):
+    (mini_corpus / "c.txt").write_text(NEW_PAGE, "utf-8")
+    build_index(mini_corpus, built, embedder="minilm")
+    assert _open(built, mini_corpus).status()["last_update"].startswith("updated in")
