@@ -210,3 +210,29 @@ def test_status_says_what_the_last_update_did(built, mini_corpus):
     (mini_corpus / "c.txt").write_text(NEW_PAGE, "utf-8")
     build_index(mini_corpus, built, embedder="minilm")
     assert _open(built, mini_corpus).status()["last_update"].startswith("updated in")
+
+
+def test_an_hnsw_index_gives_its_vectors_back_for_reuse(mini_corpus, tmp_path, minilm):
+    index = tmp_path / "hnsw"
+    build_index(mini_corpus, index, embedder="minilm", vector_kind="hnsw")
+    (mini_corpus / "c.txt").write_text(NEW_PAGE, "utf-8")
+    m = build_index(mini_corpus, index, embedder="minilm", vector_kind="hnsw")
+    assert m.vector_kind == "hnsw" and m.update["kept"] == 2 and m.update["reused_texts"] > 0
+    _sound(_open(index, mini_corpus))
+
+
+def test_a_build_of_an_older_version_is_updated_incrementally_then_removed(built, mini_corpus):
+    import json
+
+    legacy = store.live_build(built)
+    (legacy / store.MARKER).unlink()
+    manifest = json.loads((legacy / "manifest.json").read_text("utf-8"))
+    for key in ("files", "excluded", "update", "replaces"):
+        manifest.pop(key)
+    (legacy / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    (mini_corpus / "c.txt").write_text(NEW_PAGE, "utf-8")
+    m = build_index(mini_corpus, built, embedder="minilm")
+    assert m.update["kept"] == 2 and legacy.exists()
+    _edit(mini_corpus, "a.txt", "1280米", "1300米")
+    build_index(mini_corpus, built, embedder="minilm")
+    assert not legacy.exists(), "an old build holding only index artefacts is recognised as ours"
