@@ -257,7 +257,8 @@ def remove_stale_builds(index_dir: Path) -> list[str]:
     """Remove the build folders this program wrote that no reader needs: leftovers of killed
     builds (``.partial``, or complete but never made live) and builds older than the one the live
     build replaced (that one is kept, so a reader that has not yet switched still finds its
-    files). Only call it holding the folder's WriteLock. Returns the names removed."""
+    files). Without a valid ``CURRENT`` only unfinished builds go. Only call it holding the
+    folder's WriteLock. Returns the names removed."""
     index_dir = Path(index_dir)
     live = _current_name(index_dir)
     keep = {live} if live else set()
@@ -270,6 +271,8 @@ def remove_stale_builds(index_dir: Path) -> list[str]:
     for path in sorted(index_dir.glob("build-*")):
         if path.name in keep or not is_own_build(path):
             continue
+        if live is None and not path.name.endswith(".partial"):
+            continue  # no valid CURRENT: a complete build may be the one to point it back at
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
     if removed:

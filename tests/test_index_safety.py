@@ -229,3 +229,12 @@ def test_the_size_limit_is_set_from_the_command_line(mini_corpus, tmp_path, monk
     (mini_corpus / "big.txt").write_text("新闻\n\n" + "长" * 20_000 + "。\n", "utf-8")
     assert main(["index", "--max-file-mb", "0.01", *_args(mini_corpus, tmp_path / "i")]) == 0
     assert "big.txt is 59 kB, over the 10 kB limit" in capsys.readouterr().err
+
+
+def test_a_garbled_current_does_not_cost_the_builds_it_might_point_back_at(built, mini_corpus, monkeypatch):
+    live = store.live_build(built)
+    (built / "CURRENT").write_bytes(b"\xff garbage")
+    monkeypatch.setattr(store, "save_bm25", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space")))
+    with pytest.raises(IndexWriteError):
+        build_index(mini_corpus, built, embedder="minilm")
+    assert live.exists()
