@@ -169,6 +169,7 @@ class Engine:
         logged and this one goes on answering."""
         if not self.reader.changed():
             return self
+        self.reader.recheck_after(30.0)  # one opener at a time, however long a large build takes to open
         try:
             fresh = Engine.open(self.reader.index_dir, self.corpus_dir, embedder=self.manifest.embedder,
                                 chunking=ChunkSettings(**self.manifest.chunking), model=self.model)

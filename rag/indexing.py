@@ -181,6 +181,8 @@ def add_to_index(paths: Iterable[Path | str], corpus_dir: Path | str, index_dir:
                 raise UpdateError(f"{target} already exists and differs from {page}: edit it in place and run "
                                   "`rag index`, or give the page another name.")
             plan.append((page, target))
+    for stale in corpus_dir.glob(".*.adding") if corpus_dir.is_dir() else ():
+        stale.unlink(missing_ok=True)  # left by a killed `rag add`: never a page, never the user's
     for source, target in plan:
         if target.exists():
             continue
