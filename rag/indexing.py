@@ -21,7 +21,7 @@ from .bm25 import build_bm25
 from .chunking import ChunkSettings, chunk_article
 from .config import Settings
 from .documents import Article, Chunk
-from .ingest import IngestError, ingest_file, list_corpus
+from .ingest import IngestError, id_prefix, ingest_file, list_corpus
 from .store import (
     FORMAT_VERSION,
     IndexIncompatibleError,
@@ -29,6 +29,7 @@ from .store import (
     IndexReader,
     Manifest,
     file_sha256,
+    read_manifest,
     remove_stale_builds,
     write_index,
 )
@@ -82,17 +83,11 @@ def build_index(
     with WriteLock(index_dir, command):
         remove_stale_builds(index_dir)
         prev = None if full else _Previous.open(index_dir, embedder_name, chunking)
-        include, exclude = set(include), set(exclude)
-        excluded_files = set((prev.manifest.excluded.get("files", []) if prev else [])) - include | \
-            {x for x in exclude if not _looks_like_article_id(x, prev)}
-        excluded_articles = set((prev.manifest.excluded.get("articles", []) if prev else []))
-        excluded_articles = {a for a in excluded_articles if not any(a in prev.ids_of_file(f) for f in include)} if prev \
-            else excluded_articles
-        excluded_articles |= {x for x in exclude if _looks_like_article_id(x, prev)}
-
         report(0.0, f"reading {corpus_dir}/")
         files, errors = list_corpus(corpus_dir)
         fingerprint = {f.rel: file_sha256(f.path) for f in files}
+        include = set(include)
+        excluded_files, excluded_articles = _exclusions(index_dir, prev, include, set(exclude), set(fingerprint))
         articles: list[Article] = []
         for f in files:
             if f.rel in excluded_files:
@@ -225,8 +220,21 @@ def remove_from_index(items: Iterable[str], corpus_dir: Path | str, index_dir: P
     return build_index(corpus_dir, index_dir, exclude=names, command="rag remove", **kwargs)
 
 
-def _looks_like_article_id(name: str, prev: "_Previous | None") -> bool:
-    return bool(prev) and name in prev.articles
+def _exclusions(index_dir: Path, prev: "_Previous | None", include: set[str], exclude: set[str],
+                files: set[str]) -> tuple[set[str], set[str]]:
+    """The files and article ids left out from now on: those the live build left out (even when
+    it is not reused, e.g. with ``--full``), less the files taken back, plus ``exclude``."""
+    try:
+        before = (prev.manifest if prev else read_manifest(index_dir)).excluded or {}
+    except (IndexMissingError, IndexIncompatibleError):
+        before = {}
+    new_files = {x for x in exclude if x in files or x.lower().endswith((".txt", ".md"))}
+    excluded_files = (set(before.get("files", [])) - include) | new_files
+    # An article id is its page's prefix, "-" and its number: a page taken back takes its articles back.
+    prefixes = {id_prefix(f) for f in include} | {f.rsplit(".", 1)[0] for f in include}
+    excluded_articles = {a for a in before.get("articles", []) if a.rsplit("-", 1)[0] not in prefixes}
+    excluded_articles |= exclude - new_files
+    return excluded_files, excluded_articles
 
 
 def content_key(a: Article) -> str:
@@ -282,9 +290,6 @@ class _Previous:
             prev.sentence_rows = {_text_key(articles[aid].text[s:e]): row
                                   for row, (aid, s, e) in enumerate(reader.sentence_spans()) if aid in articles}
         return prev
-
-    def ids_of_file(self, file: str) -> set[str]:
-        return {aid for aid, a in self.articles.items() if a.file == file}
 
     def articles_of_unchanged_file(self, rel: str, sha: str, prefix: str) -> list[Article] | None:
         """The stored articles of page ``rel`` when its bytes and id prefix are what the live build read."""

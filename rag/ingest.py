@@ -671,6 +671,11 @@ def _merge_strays(drafts: list[_Draft]) -> list[_Draft]:
     return out
 
 
+def id_prefix(file: str) -> str:
+    """The prefix of the ids of a page's articles: its file name up to the first ``_`` (``000``)."""
+    return _id_prefix(file)
+
+
 def _id_prefix(file: str) -> str:
     p = Path(file)
     name = p.stem

@@ -236,3 +236,26 @@ def test_a_build_of_an_older_version_is_updated_incrementally_then_removed(built
     _edit(mini_corpus, "a.txt", "1280米", "1300米")
     build_index(mini_corpus, built, embedder="minilm")
     assert not legacy.exists(), "an old build holding only index artefacts is recognised as ours"
+
+
+def test_a_full_rebuild_keeps_what_rag_remove_left_out(built, mini_corpus):
+    (mini_corpus / "c.txt").write_text(NEW_PAGE, "utf-8")
+    remove_from_index(["b.txt", "a-01"], mini_corpus, built, embedder="minilm")
+    m = build_index(mini_corpus, built, embedder="minilm", full=True)
+    assert m.excluded == {"files": ["b.txt"], "articles": ["a-01"]}
+    assert [a.id for a in _open(built, mini_corpus).articles()] == ["c-01"]
+
+
+def test_removing_every_article_is_refused_and_the_index_kept(built, mini_corpus):
+    from rag.indexing import CorpusEmptyError
+
+    before = store.live_build(built)
+    with pytest.raises(CorpusEmptyError, match="removed with `rag remove`"):
+        remove_from_index(["b.txt", "a-01"], mini_corpus, built, embedder="minilm")
+    assert store.live_build(built) == before
+
+
+def test_rag_add_of_a_page_takes_back_its_removed_articles(built, mini_corpus):
+    remove_from_index(["a-01"], mini_corpus, built, embedder="minilm")
+    m = add_to_index([mini_corpus / "a.txt"], mini_corpus, built, embedder="minilm")
+    assert m.excluded["articles"] == [] and "a-01" in m.update["added"]
