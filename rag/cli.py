@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the answerable fitting questions the refusal threshold may decline (default 0.03)")
     p.add_argument("--median-chars", type=int, default=60,
                    help="the longest median answer (characters) the margin for further units may give (default 60)")
+    p.add_argument("--evidence-model", choices=("blend", "trees", "linear"), default="blend",
+                   help="the answer probability's model: logistic + boosted trees (blend, default), or one of them")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -464,8 +466,9 @@ def cmd_train(args) -> int:
     engine = open_bench_engine(index_dir, embedder=embedder, chunking=ChunkSettings(), model=Reader.untrained())
     bar = tqdm(total=len(bench.questions), desc="collecting", unit="q")
     command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
-               + (f" --sample {args.sample}" if args.sample else ""))
+               f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else ""))
     reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
+                   evidence_model=args.evidence_model,
                    progress=lambda d, t: bar.update(1),
                    card={"command": command, "embedder": engine.manifest.embedder_id})
     bar.close()

@@ -19,6 +19,8 @@ class Settings:
     embedder: str = field(default_factory=lambda: os.environ.get("YUWEN_EMBEDDER", DEFAULT_EMBEDDER))
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     vector_kind: str = field(default_factory=lambda: os.environ.get("YUWEN_VECTOR_INDEX", "auto"))
+    # The answer reader's parameters (default: rag/answer/reader.json), e.g. one refitted by `rag train --out`.
+    reader: str | None = field(default_factory=lambda: os.environ.get("YUWEN_READER") or None)
     top_k: int = 5
     mode: str = "hybrid"
     backend: str = "extractive"

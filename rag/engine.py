@@ -139,7 +139,7 @@ class Engine:
             if change:
                 warnings.append(f"{change}; run `rag index --corpus {corpus_dir} --index {index_dir}` to update it.")
 
-        model = model or load_reader()
+        model = model or load_reader(settings.reader)
         fitted_for = model.card.get("embedder")
         if fitted_for and fitted_for != m.embedder_id:
             log.warning("the answer reader was fitted with embedder '%s'; with '%s' its answer probabilities are not "

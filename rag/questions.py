@@ -46,6 +46,18 @@ _TIME_RE = re.compile(r"\d{1,4}\s*年(?:代)?|\d{1,2}\s*月(?:\d{1,2}\s*[日号]
                       r"[一二三四五六七八九十〇零]{2,4}年|(?:1[0-9]|20)\d\d(?!\d)")
 _ORDINAL_RE = re.compile(r"第[\d一二三四五六七八九十百]+[次届个期号批项条章]?")
 _GENERIC = frozenset("时候 今天 现在 当时 目前 城市 国家 地区 地方 中国人 年 月 日".split())
+# The shape of the answer, for the questions whose answer has one a sentence shows: a cause (为什么)
+# states its cause word (因为, 由于…), a quantity its number in the asked measure word (多少公里 →
+# 「12公里」), a rank its ordinal, a method its means (通过, 采用…). The reader learns how much a
+# unit's having that shape is worth (features ``shape_*``); nothing is decided on it alone.
+_REASON_Q = re.compile(r"为什么|为何|原因|因何|何故|\bwhy\b", re.I)
+_REASON_A = re.compile(r"因为|由于|因此|所以|原因|为了|导致|以致|使得|因而|缘故|之故|因[^此而为]?|\bbecause\b|\bdue to\b", re.I)
+_METHOD_Q = re.compile(r"如何|怎样|怎么|什么方式|什么方法|哪种方式|\bhow\b", re.I)
+_METHOD_A = re.compile(r"通过|采用|利用|经由|透过|方式|方法|借助|依靠|凭借|以.{1,8}(?:为|来|方式)|由.{1,10}(?:产生|选出|任命|决定)")
+_RANK_Q = re.compile(r"第几|排名|排行|名列")
+_RANK_A = re.compile(r"第[\d一二三四五六七八九十百]+|[\d一二三四五六七八九十]+名|首位|之首|最大|最高|最多|最长")
+_ASKED_NUMBER = re.compile(r"(?<![哪这那第])(?:几(?!乎)|多少)(.{0,6})")
+_MEASURE_TAGS = ("q", "m", "n")  # a measure word or a noun: 公里, 倍, 人, 比例 (not 的, 可以)
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class QuestionKind:
     unit_pattern: re.Pattern | None = field(default=None, compare=False)
     constraints: tuple[Constraint, ...] = ()
     wants: str = "other"  # the kind of thing asked for: person, time, number, place, other
+    shape: re.Pattern | None = field(default=None, compare=False)  # what an answering sentence looks like
 
     @property
     def quoted(self) -> tuple[str, ...]:
@@ -205,6 +218,34 @@ def _coordinates(question: str) -> tuple[str, ...]:
     return ()
 
 
+def asked_measure(question: str) -> str:
+    """The measure word a 几/多少 question asks its number in (多少平方公里 → 平方公里), or ''."""
+    m = _ASKED_NUMBER.search(question)
+    if not m:
+        return ""
+    words = [w for w in pseg.cut(m.group(1)) if w.word.strip()]
+    if not words:
+        return ""
+    w = words[0]
+    if _CJK.match(w.word) and len(w.word) <= 4 and w.flag[:1] in _MEASURE_TAGS:
+        return w.word
+    return ""
+
+
+def answer_shape(question: str) -> re.Pattern | None:
+    """A pattern that a sentence answering ``question`` most often matches (see ``_REASON_Q``)."""
+    if _REASON_Q.search(question):
+        return _REASON_A
+    measure = asked_measure(question)
+    if measure:
+        return re.compile(_NUM + r"\s*多?" + re.escape(measure[:2]))
+    if _RANK_Q.search(question):
+        return _RANK_A
+    if _METHOD_Q.search(question):
+        return _METHOD_A
+    return None
+
+
 @lru_cache(maxsize=1024)
 def analyse(question: str) -> QuestionKind:
     """The kind of answer ``question`` asks for."""
@@ -237,4 +278,5 @@ def analyse(question: str) -> QuestionKind:
         unit_pattern=pattern,
         constraints=constraints_of(question),
         wants=wanted_kind(question),
+        shape=answer_shape(question),
     )

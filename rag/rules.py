@@ -39,6 +39,8 @@ RULES: dict[str, Rule] = {
         Rule("author_note", "a question about the author (作者, 单位, 哪所大学) is answered by the author note of a "
              "retrieved article and is not declined when one is among the candidates", measured="the large sets hold "
              "no author notes; kept for news articles, which end with one"),
+        Rule("answer_shape", "the reader is told whether a unit has the shape the question asks for (a cause word "
+             "for 为什么, a number in the asked measure word for 多少公里, an ordinal for 第几, a means for 如何)"),
         Rule("partial_answer", "on-topic evidence that lacks a constraint of the question is shown as an honest "
              "partial answer (a refusal that says what the articles do state)"),
     )

@@ -1,6 +1,6 @@
 """Reading what kind of answer a question asks for."""
 
-from rag.questions import analyse
+from rag.questions import analyse, answer_shape, asked_measure
 
 
 def test_quantity_question_carries_its_unit():
@@ -102,3 +102,25 @@ def test_the_question_word_says_what_kind_of_thing_is_asked_for():
     assert analyse("这座桥位于哪个城市？").wants == "place"
     assert analyse("When was the bridge built?").wants == "time"
     assert analyse("这座桥为什么出名？").wants == "other"
+
+
+def test_a_why_question_asks_for_a_sentence_that_states_a_cause():
+    shape = answer_shape("滨江大桥为什么推迟通车？")
+    assert shape.search("由于汛期提前，滨江大桥推迟通车。")
+    assert not shape.search("滨江大桥于十月通车。")
+
+
+def test_a_how_many_question_asks_for_a_number_in_its_measure_word():
+    assert asked_measure("新校区占地多少平方米？") == "平方米"
+    shape = answer_shape("新校区占地多少平方米？")
+    assert shape.search("新校区占地3.5万平方米。")
+    assert not shape.search("新校区有32个班级。")
+
+
+def test_which_place_in_a_ranking_asks_for_an_ordinal_not_a_measure_word():
+    assert asked_measure("该市的经济总量排名第几位？") == ""
+    assert answer_shape("该市的经济总量排名第几位？").search("该市经济总量居全省第三。")
+
+
+def test_almost_is_not_a_question_of_quantity():
+    assert asked_measure("他几乎每天都去江边做什么？") == ""

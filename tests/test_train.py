@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.answer.reader import Reader, ReaderError, load_reader
-from rag.answer.train import collect, evidence_rows, fit_reader
+from rag.answer.train import TREE_PARAMS, _fit_trees, collect, evidence_rows, fit_reader, out_of_fold
 from rag.bench import ensure_bench_index, load_bench, open_bench_engine, still_answerable
 
 TOWNS = ["青石", "白沙", "红岩", "金竹", "银杏", "松溪", "柳塘", "桃源", "梅岭", "竹山", "石门", "云台", "凤鸣", "龙泉"]
@@ -55,11 +55,12 @@ def test_collection_asks_each_question_normally_and_with_its_gold_hidden(asked):
     assert all(a.labels.sum() == 0 for a in hidden)
 
 
-def test_the_fit_separates_answerable_from_hidden_gold_on_held_apart_towns(asked):
+@pytest.mark.parametrize("model", ["trees", "linear"])
+def test_the_fit_separates_answerable_from_hidden_gold_on_held_apart_towns(asked, model):
     town = lambda a: int(a.qid.split("-")[0])  # noqa: E731
     fit = [a for a in asked if town(a) < 10]
     held = [a for a in asked if town(a) >= 10]
-    reader = fit_reader(fit)
+    reader = fit_reader(fit, evidence_model=model)
     x, y = evidence_rows(held, reader.unit)
     p = np.array([reader.probability(row) for row in x])
     assert p[y == 1].mean() > p[y == 0].mean() + 0.2
@@ -103,3 +104,38 @@ def test_rag_train_writes_parameters_with_a_model_card(tmp_path, monkeypatch, ca
     card = load_reader(str(out)).card
     assert card["data"] == "towns" and card["data_hash"] and card["command"].startswith("rag train")
     assert card["fitted_on_hidden"] > 0
+
+
+def test_trees_give_the_logits_scikit_learn_gives():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] * x[:, 1] + x[:, 2] > 0).astype(float)
+    names = ("a", "b", "c", "d")
+    ours = _fit_trees(x, y, names)
+    theirs = HistGradientBoostingClassifier(**TREE_PARAMS, early_stopping=False, random_state=0).fit(x, y)
+    assert np.allclose(ours.logits(x), theirs.decision_function(x))
+
+
+def test_a_tree_file_whose_arrays_do_not_fit_together_is_refused(asked, tmp_path):
+    d = fit_reader(asked, evidence_model="trees").as_dict()
+    d["evidence"]["trees"][0]["left"] = d["evidence"]["trees"][0]["left"][:-1]
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps(d), "utf-8")
+    with pytest.raises(ReaderError, match="damaged"):
+        load_reader(str(path))
+
+
+def test_out_of_fold_probabilities_do_not_remember_their_own_labels():
+    # Labels that are noise: a model asked about the rows it was fitted on finds a pattern there;
+    # one fitted without them cannot, so the refusal threshold is not read off flattery.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 5))
+    y = rng.integers(0, 2, size=400).astype(float)
+    groups = [str(i // 4) for i in range(400)]
+    in_sample = 1 / (1 + np.exp(-_fit_trees(x, y, tuple("abcde")).logits(x)))
+    oof = out_of_fold(x, y, groups, "trees")
+    gap = lambda p: p[y == 1].mean() - p[y == 0].mean()  # noqa: E731
+    assert gap(in_sample) > 0.2
+    assert abs(gap(oof)) < 0.1

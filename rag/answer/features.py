@@ -88,6 +88,29 @@ def bigrams(text: str) -> frozenset[str]:
     return frozenset(run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1))
 
 
+def trigrams(text: str) -> frozenset[str]:
+    """The runs of three characters of ``text`` (normalised)."""
+    return frozenset(text[i : i + 3] for i in range(len(text) - 2))
+
+
+def longest_run(question: str, text: str) -> int:
+    """The length of the longest run of ``question``'s characters that ``text`` repeats: reading
+    comprehension questions most often copy a phrase of the sentence that answers them."""
+    best = 0
+    for i in range(len(question)):
+        while i + best < len(question) and question[i : i + best + 1] in text:
+            best += 1
+    return best
+
+
+_QUESTION_PUNCT = re.compile(r"[？?。！!，,、：:；;“”\"'（）()\s]")
+
+
+def question_chars(question: str) -> str:
+    """The question normalised, its punctuation left out: the form runs and triples are read in."""
+    return _QUESTION_PUNCT.sub("", normalise(question))
+
+
 def question_bigrams(question: str) -> frozenset[str]:
     """The question's character pairs, without those of its question words (什么, 哪一, 多少…)."""
     return frozenset(b for b in bigrams(question) if not (set(b) & _QUESTION_CHARS))
@@ -153,6 +176,14 @@ UNIT_FEATURES = (
     "constraints_in_unit",  # share of the question's constraints the unit states
     "constraints_in_article",  # … that the unit's article states
     "quantity_in_unit",  # states a number in the unit the question asks for (多少项)
+    "run_unit",  # the longest run of the question's characters the unit repeats (share of the question)
+    "run_passage",  # … that the unit's passage repeats
+    "run_unit_chars",  # the unit's run in characters (up to 12)
+    "trigram",  # share of the question's character triples in the unit
+    "trigram_passage",  # … in the unit's passage
+    "shape_asked",  # the question asks for an answer of a shape (a cause, a quantity, a rank, a means)
+    "shape_in_unit",  # the unit has that shape
+    "shape_in_passage",  # the unit's passage has it
 )
 
 
@@ -219,6 +250,14 @@ def unit_features(
     titles = {i: unit_tokens(hits[i].chunk.title) for i in {u.hit for u in units}}
     art_norm = {a: normalise(t) for a, t in article_texts.items()}
     n_con = len(q.constraints)
+    q_chars = question_chars(kind.text)
+    q_tri = trigrams(q_chars)
+    shape = kind.shape if rule_on("answer_shape") else None
+    passage_text = {i: hits[i].chunk.embed_text() for i in {u.hit for u in units}}
+    passage_norm = {i: normalise(t) for i, t in passage_text.items()}
+    passage_run = {i: longest_run(q_chars, t) for i, t in passage_norm.items()}
+    passage_tri = {i: len(q_tri & trigrams(t)) / len(q_tri) if q_tri else 0.0 for i, t in passage_norm.items()}
+    passage_shape = {i: float(bool(shape and shape.search(t))) for i, t in passage_text.items()}
     rows = []
     for u, t, lx, ll in zip(units, toks, lex, lex_local):
         ctx = set(t)
@@ -235,6 +274,7 @@ def unit_features(
         if kind.wants != "other":
             wanted = float(bool(kinds.get(kind.wants, frozenset()) - q_set))
         un = normalise(u.text)
+        run = longest_run(q_chars, un)
         c_unit = sum(c in un for c in q.constraints) / n_con if n_con else 1.0
         art = art_norm.get(u.article_id, "")
         c_art = sum(c in art for c in q.constraints) / n_con if n_con else 1.0
@@ -262,6 +302,14 @@ def unit_features(
             c_unit,
             c_art,
             float(bool(kind.unit_pattern and kind.unit_pattern.search(u.text))),
+            run / max(len(q_chars), 1),
+            passage_run[u.hit] / max(len(q_chars), 1),
+            min(run, 12) / 12,
+            len(q_tri & trigrams(un)) / len(q_tri) if q_tri else 0.0,
+            passage_tri[u.hit],
+            float(shape is not None),
+            float(bool(shape and shape.search(u.text))),
+            passage_shape[u.hit],
         ])
     return np.asarray(rows, dtype=np.float32)
 
@@ -293,6 +341,16 @@ EVIDENCE_FEATURES = (
     "dense_x_focus",  # the best unit's cosine times its focus coverage: close in meaning and in words at once
     "title_in_question",  # the question names the best unit's article by its title
     "title_pairs_in_question",  # share of that title's character pairs the question holds
+    "best_run",  # the best unit's run of question characters (share of the question)
+    "best_run_passage",
+    "top3_run",
+    "max_run_passage",  # the longest run in any retrieved passage
+    "best_trigram",
+    "max_trigram_passage",
+    "shape_asked",
+    "best_shape",
+    "best_shape_passage",
+    "top3_shape",
 )
 
 
@@ -301,8 +359,10 @@ def evidence_features(
 ) -> np.ndarray:
     """The row of :data:`EVIDENCE_FEATURES` for a question, its units (scored) and its hits."""
     if not hits or not units:
-        return np.array([-10.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, len(q.constraints), 1, float(q.kind.english),
-                         len(q.constraints), 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], dtype=np.float32)
+        empty = dict.fromkeys(EVIDENCE_FEATURES, 0.0)
+        empty.update(best_score=-10.0, missing_idf=1.0, missing_constraints=len(q.constraints), anchors_missing=1.0,
+                     english=float(q.kind.english), n_constraints=len(q.constraints), passage_focus_missing=1.0)
+        return np.array(list(empty.values()), dtype=np.float32)
     order = np.argsort([-u.score for u in units])
     b = int(order[0])
     second = units[int(order[1])].score if len(units) > 1 else units[b].score - 5.0
@@ -348,4 +408,14 @@ def evidence_features(
         row[col["dense"]] * row[col["focus_context"]],
         float(bool(subject) and subject in normalise(q.kind.text)),
         len(title_pairs & bigrams(q.kind.text)) / len(title_pairs) if title_pairs else 0.0,
+        row[col["run_unit"]],
+        row[col["run_passage"]],
+        max(unit_rows[int(i)][col["run_unit"]] for i in order[:3]),
+        float(unit_rows[:, col["run_passage"]].max()),
+        row[col["trigram"]],
+        float(unit_rows[:, col["trigram_passage"]].max()),
+        row[col["shape_asked"]],
+        row[col["shape_in_unit"]],
+        row[col["shape_in_passage"]],
+        max(unit_rows[int(i)][col["shape_in_unit"]] for i in order[:3]),
     ], dtype=np.float32)

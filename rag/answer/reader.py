@@ -1,7 +1,8 @@
-"""The learned reader: a logistic model that scores each candidate unit (does it hold the answer?)
-and one that gives the calibrated probability that the retrieved evidence answers the question.
-Both are plain numbers in ``reader.json`` beside this file, fitted by ``rag train``; scoring is a
-dot product, so answering needs no machine-learning library."""
+"""The learned reader: a linear model that scores each candidate unit (does it hold the answer?)
+and one (logistic, or boosted trees) that gives the calibrated probability that the retrieved
+evidence answers the question. Both are plain numbers in ``reader.json`` beside this file, fitted
+by ``rag train``; scoring is a dot product or a walk down small trees in numpy, so answering needs
+no machine-learning library."""
 
 from __future__ import annotations
 
@@ -61,11 +62,105 @@ class Linear:
 
 
 @dataclass(frozen=True)
+class Trees:
+    """Gradient-boosted regression trees on the raw features (the logit is the baseline plus one
+    leaf value per tree); ``x <= threshold`` goes left, as scikit-learn's predictor does."""
+
+    features: tuple[str, ...]
+    baseline: float
+    trees: tuple[dict[str, np.ndarray], ...]  # feature, threshold, left, right, leaf, value per node
+
+    def __post_init__(self) -> None:
+        # Every tree's nodes in one set of arrays (children as global indices), so all trees are
+        # walked at once: a question's probability costs a few numpy steps, not one per tree.
+        starts = np.cumsum([0] + [len(t["leaf"]) for t in self.trees])[:-1]
+        cat = lambda k: np.concatenate([t[k] for t in self.trees]) if self.trees else np.zeros(0)  # noqa: E731
+        flat = {k: cat(k) for k in ("feature", "threshold", "leaf", "value")}
+        flat["left"] = np.concatenate([t["left"] + s for t, s in zip(self.trees, starts)]) if self.trees else np.zeros(0)
+        flat["right"] = np.concatenate([t["right"] + s for t, s in zip(self.trees, starts)]) if self.trees else np.zeros(0)
+        flat["feature"] = flat["feature"].astype(np.int64)
+        flat["leaf"] = flat["leaf"].astype(bool)
+        flat["left"] = flat["left"].astype(np.int64)
+        flat["right"] = flat["right"].astype(np.int64)
+        object.__setattr__(self, "_flat", flat)
+        object.__setattr__(self, "_roots", starts.astype(np.int64))
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        x = np.nan_to_num(np.atleast_2d(np.asarray(rows, dtype=np.float64)))
+        if x.shape[0] == 0:
+            return np.zeros(0)
+        f = self._flat
+        node = np.broadcast_to(self._roots, (x.shape[0], len(self._roots))).copy()
+        row = np.arange(x.shape[0])[:, None]
+        inner = ~f["leaf"][node]
+        while inner.any():
+            left = x[row, f["feature"][node]] <= f["threshold"][node]
+            node = np.where(inner, np.where(left, f["left"][node], f["right"][node]), node)
+            inner = ~f["leaf"][node]
+        return self.baseline + f["value"][node].sum(axis=1)
+
+    def as_dict(self) -> dict:
+        def tree(t: dict[str, np.ndarray]) -> dict:
+            return {"feature": t["feature"].tolist(), "threshold": [round(float(v), 7) for v in t["threshold"]],
+                    "left": t["left"].tolist(), "right": t["right"].tolist(), "leaf": t["leaf"].astype(int).tolist(),
+                    "value": [round(float(v), 7) for v in t["value"]]}
+        return {"kind": "trees", "features": list(self.features), "baseline": round(self.baseline, 7),
+                "trees": [tree(t) for t in self.trees]}
+
+    @classmethod
+    def from_dict(cls, d: dict, expected: tuple[str, ...]) -> "Trees":
+        if tuple(d["features"]) != expected:
+            raise ReaderError(
+                f"the reader was fitted on features {d['features']}, but this version computes {list(expected)}: "
+                "refit it with `rag train`"
+            )
+        trees = []
+        for t in d["trees"]:
+            tree = {"feature": np.asarray(t["feature"], dtype=np.int64), "threshold": np.asarray(t["threshold"], dtype=np.float64),
+                    "left": np.asarray(t["left"], dtype=np.int64), "right": np.asarray(t["right"], dtype=np.int64),
+                    "leaf": np.asarray(t["leaf"], dtype=bool), "value": np.asarray(t["value"], dtype=np.float64)}
+            n = len(tree["leaf"])
+            if any(len(v) != n for v in tree.values()) or tree["feature"].max(initial=0) >= len(expected):
+                raise ValueError("a tree's arrays do not fit together")
+            trees.append(tree)
+        return cls(tuple(d["features"]), float(d["baseline"]), tuple(trees))
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The mean logit of several models over the same features: the logistic model's smooth
+    reading of question kinds the fitting set lacks, with the trees' interactions."""
+
+    features: tuple[str, ...]
+    members: tuple["Linear | Trees", ...]
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        return np.mean([m.logits(rows) for m in self.members], axis=0)
+
+    def as_dict(self) -> dict:
+        return {"kind": "blend", "features": list(self.features), "members": [m.as_dict() for m in self.members]}
+
+    @classmethod
+    def from_dict(cls, d: dict, expected: tuple[str, ...]) -> "Blend":
+        members = tuple(_model_from_dict(m, expected) for m in d["members"])
+        if not members:
+            raise ValueError("a blend of no models")
+        return cls(tuple(d["features"]), members)
+
+
+def _model_from_dict(d: dict, expected: tuple[str, ...]) -> "Linear | Trees | Blend":
+    kind = d.get("kind", "linear")
+    if kind == "blend":
+        return Blend.from_dict(d, expected)
+    return Trees.from_dict(d, expected) if kind == "trees" else Linear.from_dict(d, expected)
+
+
+@dataclass(frozen=True)
 class Reader:
     """The fitted unit scorer, evidence model and decision threshold."""
 
     unit: Linear
-    evidence: Linear
+    evidence: Linear | Trees | Blend
     threshold: float = 0.5  # below this answer probability the reply is a refusal
     margin: float = 1.0  # further units join the best one when their logit is within this
     card: dict = field(default_factory=dict, compare=False)
@@ -106,7 +201,7 @@ class Reader:
     def from_dict(cls, d: dict) -> "Reader":
         return cls(
             unit=Linear.from_dict(d["unit"], UNIT_FEATURES),
-            evidence=Linear.from_dict(d["evidence"], EVIDENCE_FEATURES),
+            evidence=_model_from_dict(d["evidence"], EVIDENCE_FEATURES),
             threshold=float(d.get("threshold", 0.5)),
             margin=float(d.get("margin", 1.0)),
             card=d.get("card", {}),
