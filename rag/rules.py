@@ -41,6 +41,8 @@ RULES: dict[str, Rule] = {
              "no author notes; kept for news articles, which end with one"),
         Rule("partial_answer", "on-topic evidence that lacks a constraint of the question is shown as an honest "
              "partial answer (a refusal that says what the articles do state)"),
+        Rule("numbers_in_source", "a generated sentence with a number its passage does not state is not supported by "
+             "that passage, whatever its other support signals", measured="benchmarks/verifier_calibration.py"),
     )
 }
 
