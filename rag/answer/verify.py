@@ -1,8 +1,8 @@
 """Checking a generated answer sentence by sentence against the passages it cites.
 
 Each sentence is scored against every passage the model was shown, by a logistic model over
-support signals: the share of the sentence's character pairs and Latin words found in the
-passage, the best cosine between the sentence and one of the passage's sentences, whether every
+support signals: the share of the sentence's characters inside character pairs and Latin words
+that the passage also holds, the best cosine between the sentence and one of the passage's sentences, whether every
 number of the sentence stands in the passage, and the share of its names (places, organisations,
 people, titles) that do. The weights and the threshold are fitted by
 ``benchmarks/verifier_calibration.py`` on DRCD (``rag/answer/verifier.json``). Then: citation
@@ -141,13 +141,33 @@ def grams(text: str) -> frozenset[str]:
     return bigrams(text) | frozenset(w.lower() for w in _LATIN.findall(text))
 
 
+def coverage(sentence: str, passage: str) -> float:
+    """Share of the sentence's characters (letters, digits, Chinese characters; not punctuation)
+    inside a character pair or a Latin word that the passage also holds: how much of the
+    sentence comes from the passage. Repeating a few of its words does not raise it."""
+    pairs = bigrams(passage)
+    words = {w.lower() for w in _LATIN.findall(passage)}
+    covered = [False] * len(sentence)
+    for i in range(len(sentence) - 1):
+        if sentence[i:i + 2] in pairs:
+            covered[i] = covered[i + 1] = True
+    for m in _LATIN.finditer(sentence):
+        if m.group(0).lower() in words:
+            covered[m.start():m.end()] = [True] * (m.end() - m.start())
+    content = [i for i, ch in enumerate(sentence) if _content(ch)]
+    return sum(covered[i] for i in content) / len(content) if content else 0.0
+
+
+def _content(ch: str) -> bool:
+    return ch.isalnum() or "\u4e00" <= ch <= "\u9fff" or ch == "\ufffd" or (ch.isprintable() is False and not ch.isspace())
+
+
 def support_features(sentence: str, passage: str, dense: float) -> dict[str, float]:
     """The support signals of ``passage`` for ``sentence`` (``dense``: best sentence cosine)."""
-    g = grams(sentence)
-    lexical = len(g & grams(passage)) / len(g) if g else 0.0
-    flat = normalise(passage).replace(",", "")
-    numbers = [n.replace(",", "") for n in _NUMBER.findall(sentence)]
-    numbers_ok = float(all(n in flat for n in numbers))
+    lexical = coverage(sentence, passage)
+    flat = normalise(passage)
+    stated = {n.replace(",", "") for n in _NUMBER.findall(flat)}
+    numbers_ok = float(all(n.replace(",", "") in stated for n in _NUMBER.findall(sentence)))
     names = [c.text for c in constraints_of(sentence) if c.kind in _NAME_KINDS]
     names_share = sum(normalise(n) in flat for n in names) / len(names) if names else 1.0
     return {"lexical": lexical, "dense": dense, "numbers": numbers_ok, "names": names_share}
