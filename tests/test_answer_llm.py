@@ -114,8 +114,9 @@ def test_faithful_answer_streams_then_arrives_verified(engine, llm):
 
 def test_faithful_paraphrase_stays_supported(engine, llm):
     bridge, _ = shown_for(engine, llm)
-    answer = ask(engine, llm, f"根据报道，这座桥的主桥长度为1280米，由临江城建集团承建。[{bridge}]")
-    assert answer.backend == "llm" and answer.sentences[0]["supported"], answer.sentences
+    # reordered and reworded: the verifier reads support, not copying
+    answer = ask(engine, llm, f"临江城建集团承建的滨江大桥，主桥长达1280米。[{bridge}] 这座大桥于10月18日建成通车。[{bridge}]")
+    assert answer.backend == "llm" and [s["supported"] for s in answer.sentences] == [True, True], answer.sentences
 
 
 def test_changed_number_is_marked_unsupported(engine, llm):

@@ -2,7 +2,7 @@
 
 Each sentence is scored against every passage the model was shown, by a logistic model over
 support signals: the share of the sentence's characters inside character pairs and Latin words
-that the passage also holds, the best cosine between the sentence and one of the passage's sentences, whether every
+that the passage also holds, the share of its characters found anywhere in the passage, the best cosine between the sentence and one of the passage's sentences, whether every
 number of the sentence stands in the passage, and the share of its names (places, organisations,
 people, titles) that do. The weights and the threshold are fitted by
 ``benchmarks/verifier_calibration.py`` on DRCD (``rag/answer/verifier.json``). Then: citation
@@ -27,7 +27,7 @@ from ..rules import rule_on
 from .features import bigrams, normalise
 
 PARAMS_FILE = Path(__file__).with_name("verifier.json")
-FEATURES = ("lexical", "dense", "numbers", "names")
+FEATURES = ("lexical", "chars", "dense", "numbers", "names")
 
 _OPEN = str.maketrans({"【": "[", "［": "[", "】": "]", "］": "]"})
 _MARKS = re.compile(r"\[\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*\]")
@@ -42,7 +42,7 @@ _NAME_KINDS = frozenset({"place", "org", "person", "name"})
 class VerifierParams:
     """A fitted support model: logistic weights per feature set, and the probability threshold."""
 
-    weights: dict[str, list[float]]  # "full": lexical, dense, numbers, names; "cross": dense, numbers, names
+    weights: dict[str, list[float]]  # "full": every feature of FEATURES; "cross": all but lexical and chars
     bias: dict[str, float]
     threshold: float
     card: dict = field(default_factory=dict)
@@ -60,7 +60,7 @@ class VerifierParams:
         return path
 
     def probability(self, f: dict[str, float], model: str) -> float:
-        names = FEATURES if model == "full" else FEATURES[1:]
+        names = FEATURES if model == "full" else FEATURES[2:]
         z = self.bias[model] + sum(w * f[n] for w, n in zip(self.weights[model], names))
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -158,6 +158,14 @@ def coverage(sentence: str, passage: str) -> float:
     return sum(covered[i] for i in content) / len(content) if content else 0.0
 
 
+def char_share(sentence: str, passage: str) -> float:
+    """Share of the sentence's characters that occur anywhere in the passage (a paraphrase that
+    reorders or rewords keeps most of its characters; a new fact brings new ones)."""
+    chars = set(passage.lower())
+    content = [ch for ch in sentence.lower() if _content(ch)]
+    return sum(ch in chars for ch in content) / len(content) if content else 0.0
+
+
 def _content(ch: str) -> bool:
     return ch.isalnum() or "\u4e00" <= ch <= "\u9fff" or ch == "\ufffd" or (ch.isprintable() is False and not ch.isspace())
 
@@ -170,7 +178,8 @@ def support_features(sentence: str, passage: str, dense: float) -> dict[str, flo
     numbers_ok = float(all(n.replace(",", "") in stated for n in _NUMBER.findall(sentence)))
     names = [c.text for c in constraints_of(sentence) if c.kind in _NAME_KINDS]
     names_share = sum(normalise(n) in flat for n in names) / len(names) if names else 1.0
-    return {"lexical": lexical, "dense": dense, "numbers": numbers_ok, "names": names_share}
+    return {"lexical": lexical, "chars": char_share(sentence, passage), "dense": dense, "numbers": numbers_ok,
+            "names": names_share}
 
 
 def _dense(vector: np.ndarray | None, p: Passage) -> tuple[float, int | None]:
