@@ -39,7 +39,7 @@ def test_prompt_uses_the_models_own_chat_template(tiny):
 
 def test_a_model_without_chat_template_gets_plain_turns(tmp_path):
     model = load_transformers_chat(str(build_tiny_lm(tmp_path / "base", chat_template=False)))
-    assert model.prompt(MESSAGES) == "只根据资料回答。\n\n大桥多长？\n\n"
+    assert model.prompt(MESSAGES) == "只根据资料回答。\n\n大桥多长？\n\n回答："
     assert list(model.stream(MESSAGES, max_tokens=3))
 
 

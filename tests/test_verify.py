@@ -44,3 +44,10 @@ def test_citations_are_moved_dropped_or_kept_as_unsupported():
     assert not checks[1].supported and checks[1].cited == [2] and checks[1].score < 0.5
     assert checks[2].supported and checks[2].cited == [2] and checks[2].dropped == [7]
     assert checks[0].span == (0, len(PASSAGE))
+
+
+def test_echoed_prompt_delimiters_are_not_sentences():
+    from rag.answer.prompt import strip_scaffolding
+
+    reply = "<资料>\n<段落 编号=1>\n标题：滨江大桥\n正文：主桥全长1280米。\n</段落 1>\n</资料>"
+    assert [c.text for c in split_claims(strip_scaffolding(reply))] == ["滨江大桥", "主桥全长1280米。"]

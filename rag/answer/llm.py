@@ -17,7 +17,7 @@ from ..embedders import Embedder
 from .evidence import Evidence
 from .extractive import AnswerPolicy, citation, decline
 from .extractive import answer as extractive_answer
-from .prompt import NO_INFO, Shown, build_messages
+from .prompt import NO_INFO, Shown, build_messages, strip_scaffolding
 from .reader import Reader
 from .types import Answer
 from .verify import Passage, SentenceCheck, VerifierParams, default_params, split_claims, verify
@@ -104,7 +104,7 @@ class LLMAnswerer:
         if not reply:
             yield fallback("the language model replied with nothing", **timing)
             return
-        claims = split_claims(reply)
+        claims = split_claims(strip_scaffolding(reply))
         if NO_INFO in reply and not any(c.cited for c in claims):
             yield replace(decline(ev, "the language model found no answer in the passages"), backend="llm", **timing)
             return

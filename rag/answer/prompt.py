@@ -43,6 +43,14 @@ class Shown:
     text: str
 
 
+_SCAFFOLD = re.compile(r"</?资料>|</?段落(?:\s*(?:编号)?\s*=?\s*\d+)?\s*>|^\s*(?:标题|日期|正文)：", re.M)
+
+
+def strip_scaffolding(reply: str) -> str:
+    """``reply`` without the prompt's own delimiters and field labels, which a weak model echoes."""
+    return _SCAFFOLD.sub("", reply)
+
+
 def date_line(article: Article | None) -> str:
     """The first full date the article states (news pages print no date field), or 未注明."""
     m = _DATE.search(article.text) if article else None

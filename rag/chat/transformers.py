@@ -22,8 +22,9 @@ from .base import ChatError, Message
 log = logging.getLogger(__name__)
 
 MAX_CONTEXT = 8192  # tokens; a CPU spends minutes on longer prompts
-# For a model without a chat template (a base model): the turns as plain text.
+# For a model without a chat template (a base model): the turns as plain text, then the cue it continues.
 PLAIN_TEMPLATE = "{content}\n\n"
+PLAIN_CUE = "回答："
 
 
 class TransformersChat:
@@ -45,7 +46,7 @@ class TransformersChat:
         """The messages as the model was trained to read them (its chat template), ready for the reply."""
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        return "".join(PLAIN_TEMPLATE.format(content=m["content"]) for m in messages)
+        return "".join(PLAIN_TEMPLATE.format(content=m["content"]) for m in messages) + PLAIN_CUE
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
         import torch
