@@ -39,7 +39,8 @@ def test_gguf_model_streams_real_tokens(gguf_file):
     from rag.chat import load_chat_model
 
     model = load_chat_model(f"transformers:{gguf_file}")
-    pieces = list(model.stream([{"role": "user", "content": "重庆是"}], max_tokens=16))
+    message = {"role": "user", "content": "资料：临江区滨江大桥正式建成通车，主桥全长1280米。\n问题：滨江大桥主桥全长多少米？"}
+    pieces = list(model.stream([message], max_tokens=24))
     assert len(pieces) > 1 and "".join(pieces).strip()
 
 
