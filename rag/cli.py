@@ -25,13 +25,20 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _ask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--top-k", type=int, default=5, help="passages to retrieve (default 5)")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval mode")
-    p.add_argument("--backend", default="extractive", help="answer backend: extractive (default) or llm (an OpenAI-compatible server at $YUWEN_LLM_URL)")
+    p.add_argument("--backend", default="extractive", help="answer backend: extractive (default) or llm (the model of --llm / $YUWEN_LLM)")
+    _llm_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _size_limit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-mb", type=float, default=None,
                    help="refuse corpus files larger than this (default 4, or $YUWEN_MAX_FILE_MB)")
+
+
+def _llm_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm", default=None, metavar="SPEC",
+                   help="answer with a language model, each sentence checked against its source: openai[:MODEL] "
+                        "(server at $YUWEN_LLM_URL) or transformers:FOLDER_OR_NAME (default $YUWEN_LLM with --backend llm)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--details", action="store_true", help="also list every question's outcome")
+    _llm_option(p)
     p.add_argument("--bench", type=Path, default=None,
                    help="a benchmark folder (passages.jsonl + questions.jsonl), indexed into an index of its own")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
@@ -100,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=os.environ.get("YUWEN_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("YUWEN_PORT", "7860")))
     p.add_argument("--no-build", action="store_true", help="do not build a missing index")
+    _llm_option(p)
 
     p = sub.add_parser("articles", help="list the articles in the index")
     _common(p)
@@ -224,7 +233,15 @@ def _print_answer(answer, as_json: bool) -> None:
         return
     if answer.rewritten != answer.question:
         print(f"(searched as: {answer.rewritten})\n")
-    print(answer.text)
+    if answer.fallback_reason:
+        print(f"notice: the language model's answer is not given ({answer.fallback_reason}); "
+              "this is the extractive answer.\n")
+    if answer.backend == "llm" and answer.sentences:
+        print(checked_text(answer))
+        n, ok = len(answer.sentences), sum(1 for x in answer.sentences if x["supported"])
+        print(f"\n({ok} of {n} sentences supported by their sources · {answer.llm})")
+    else:
+        print(answer.text)
     print()
     if answer.partial:
         print("Sources (they do not answer the question as asked; what they state instead):")
@@ -236,10 +253,44 @@ def _print_answer(answer, as_json: bool) -> None:
         print(f"    「{passage[:300]}{'…' if len(passage) > 300 else ''}」")
 
 
+UNSUPPORTED = "⚠ "  # marks a generated sentence that no cited passage supports
+UNSUPPORTED_NOTE = "（未经出处证实 / not supported by its source）"
+
+
+def checked_text(answer) -> str:
+    """The generated answer with each unsupported sentence marked."""
+    parts = []
+    for x in answer.sentences:
+        marks = "".join(f"[{n}]" for n in x["citations"])
+        parts.append(f"{x['text']}{marks}" if x["supported"] else f"{UNSUPPORTED}{x['text']}{marks}{UNSUPPORTED_NOTE}")
+    return "\n".join(parts)
+
+
+def _ask_and_print(engine, question: str, args, history=None):
+    """Ask, streaming a language model's draft to the terminal as it is written, then print the
+    checked answer (with --json: only the JSON object)."""
+    from .answer import Answer
+
+    answer, drafted = None, False
+    for item in engine.ask_stream(question, k=args.top_k, mode=args.mode, backend=args.backend, history=history,
+                                  llm=args.llm):
+        if isinstance(item, Answer):
+            answer = item
+        elif not args.json:
+            if not drafted:
+                print("(draft, as the language model writes it)", flush=True)
+            sys.stdout.write(item)
+            sys.stdout.flush()
+            drafted = True
+    if drafted:
+        print("\n\n(checked against the sources)\n")
+    _print_answer(answer, args.json)
+    return answer
+
+
 def cmd_ask(args) -> int:
     engine = _open(args)
-    answer = engine.ask(args.question, k=args.top_k, mode=args.mode, backend=args.backend)
-    _print_answer(answer, args.json)
+    _ask_and_print(engine, args.question, args)
     return 0
 
 
@@ -262,17 +313,20 @@ def cmd_chat(args) -> int:
             continue
         engine = engine.refreshed()  # a build made meanwhile is answered from
         try:
-            answer = engine.ask(line, k=args.top_k, mode=args.mode, backend=args.backend, history=history)
+            answer = _ask_and_print(engine, line, args, history=history)
         except QuestionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
-        _print_answer(answer, args.json)
         print()
         history.append((answer.rewritten, answer.text))
     return 0
 
 
 def cmd_eval(args) -> int:
+    if args.llm and (args.bench is not None or args.compare):
+        print("error: --llm is measured on a question file (rag eval FILE --llm SPEC), not with --bench or --compare",
+              file=sys.stderr)
+        return 2
     if args.bench is not None:
         return _eval_bench(args)
     from tqdm import tqdm
@@ -289,7 +343,7 @@ def cmd_eval(args) -> int:
         return _eval_dev_compare(args, questions)
     engine = _open(args)
     bar = tqdm(total=len(questions), desc="evaluating", unit="q", disable=args.json and not sys.stderr.isatty())
-    report = evaluate(engine, questions, k=args.top_k, mode=args.mode, progress=lambda d, t: bar.update(1))
+    report = evaluate(engine, questions, k=args.top_k, mode=args.mode, progress=lambda d, t: bar.update(1), llm=args.llm)
     bar.close()
     if args.plot:
         from .bench import dev_curve, plot_recall_curves
@@ -302,7 +356,8 @@ def cmd_eval(args) -> int:
             out["outcomes"] = [asdict(o) for o in report["outcomes"]]
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        print(f"{args.questions}: {report['n']} questions, mode={args.mode}, k={args.top_k}, embedder={engine.manifest.embedder_id}")
+        print(f"{args.questions}: {report['n']} questions, mode={args.mode}, k={args.top_k}, embedder={engine.manifest.embedder_id}"
+              + (f", llm={args.llm}" if args.llm else ""))
         print(format_table(report))
         if args.details:
             for o in report["outcomes"]:
@@ -495,7 +550,7 @@ def cmd_serve(args) -> int:
     from ui.app import serve
 
     app = serve(host=args.host, port=args.port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=args.embedder,
-                block=False)
+                block=False, llm=args.llm)
     url = getattr(app, "local_url", None) or f"http://{args.host}:{args.port}/"
     print(f"渝问 yuwen is serving the web chat on {url}  (Ctrl+C stops it)", flush=True)
     app.block_thread()

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -234,11 +234,34 @@ class Engine:
         backend: str = "extractive",
         history: list[tuple[str, str]] | None = None,
         hidden: Iterable[str] = (),
+        llm: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the corpus with citations (or decline). ``history`` holds the
-        earlier (question, answer) turns, so that a follow-up is read in their context."""
+        earlier (question, answer) turns, so that a follow-up is read in their context. ``llm``
+        names a chat model (``openai``, ``transformers:FOLDER``…) and implies ``backend="llm"``."""
+        final = None
+        for item in self.ask_stream(question, k=k, mode=mode, backend=backend, history=history, hidden=hidden, llm=llm):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int = 5,
+        mode: str = "hybrid",
+        backend: str = "extractive",
+        history: list[tuple[str, str]] | None = None,
+        hidden: Iterable[str] = (),
+        llm: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, but first yields the pieces of a generated reply as the model writes
+        them (none for the extractive backend); the last item is the verified :class:`Answer`."""
         started = time.perf_counter()
         asked = check_question(question)
+        if llm:
+            backend = "llm"
         if mode not in MODES:
             raise QuestionError(f"Unknown retrieval mode '{mode}': choose one of {', '.join(MODES)}.")
         if backend not in BACKENDS:
@@ -251,9 +274,13 @@ class Engine:
             rewritten = rewrite_question(asked, list(history))
         hits, parts = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
         evidence = self.evidence(rewritten, hits, parts)
-        answer = get_backend(backend).answer(evidence, self.policy, self.model)
-        return replace(answer, question=asked, rewritten=rewritten, mode=mode,
-                       seconds=round(time.perf_counter() - started, 4))
+        chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)
+        for item in chosen.stream(evidence, self.policy, self.model):
+            if isinstance(item, Answer):
+                yield replace(item, question=asked, rewritten=rewritten, mode=mode,
+                              seconds=round(time.perf_counter() - started, 4))
+                return
+            yield item
 
     def articles(self) -> list[Article]:
         """Every article in the index, in corpus order."""

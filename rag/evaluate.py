@@ -26,6 +26,8 @@ METRICS = (
     "citation_precision",
     "seconds_per_question",
 )
+#: Figures of a run with a language model (``rag eval --llm``).
+LLM_METRICS = ("supported_share", "fallback_rate", "first_token_p50", "first_token_p95")
 WINDOW_CHARS = 1500
 
 
@@ -70,6 +72,11 @@ class Outcome:
     cited: int
     cited_with_evidence: int
     seconds: float
+    backend: str = "extractive"
+    fallback: bool = False  # a language model was asked, and its answer was not given
+    sentences: int = 0  # sentences the language model wrote
+    supported: int = 0  # … that their cited passages support
+    first_token_seconds: float | None = None
 
 
 def _holds_evidence(text: str, quotes: list[str]) -> bool:
@@ -77,13 +84,13 @@ def _holds_evidence(text: str, quotes: list[str]) -> bool:
     return any(q and q in t for q in quotes)
 
 
-def evaluate_question(engine: Engine, item: dict, k: int = 5, mode: str = "hybrid") -> Outcome:
-    """Ask one question and score its retrieval and answer."""
+def evaluate_question(engine: Engine, item: dict, k: int = 5, mode: str = "hybrid", llm: str | None = None) -> Outcome:
+    """Ask one question and score its retrieval and answer (``llm``: written by that chat model)."""
     quotes = [_norm(e.get("quote", "")) for e in item.get("evidence", []) if e.get("quote")]
     answerable = item.get("type") != "unanswerable" and bool(quotes or item.get("must_include"))
     started = time.perf_counter()
     hits = engine.search(item["question"], k=10, mode=mode)
-    answer = engine.ask(item["question"], k=k, mode=mode)
+    answer = engine.ask(item["question"], k=k, mode=mode, llm=llm)
     seconds = time.perf_counter() - started
     passages = [h.chunk.embed_text() for h in hits]
     first = next((i + 1 for i, p in enumerate(passages) if _holds_evidence(p, quotes)), None)
@@ -102,6 +109,11 @@ def evaluate_question(engine: Engine, item: dict, k: int = 5, mode: str = "hybri
         cited=0 if answer.refused else len(answer.citations),
         cited_with_evidence=cited_ok,
         seconds=seconds,
+        backend=answer.backend,
+        fallback=bool(answer.fallback_reason),
+        sentences=len(answer.sentences),
+        supported=sum(1 for x in answer.sentences if x.get("supported")),
+        first_token_seconds=answer.first_token_seconds,
     )
 
 
@@ -130,6 +142,30 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "false_refusal_rate": _mean([1.0 if o.refused else 0.0 for o in with_evidence]),
         "citation_precision": round(sum(o.cited_with_evidence for o in answered) / cited, 4) if cited else None,
         "seconds_per_question": _mean([o.seconds for o in outcomes]),
+        **llm_figures(outcomes),
+    }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(q * len(v)))], 4)
+
+
+def llm_figures(outcomes: list[Outcome]) -> dict:
+    """Share of the model's sentences that their citations support, how often its answer was
+    not given, and its time to first token (empty when no language model was asked)."""
+    asked = [o for o in outcomes if o.backend == "llm" or o.fallback or o.sentences]
+    if not asked:
+        return {}
+    written = sum(o.sentences for o in asked)
+    first = [o.first_token_seconds for o in asked if o.first_token_seconds is not None]
+    return {
+        "supported_share": round(sum(o.supported for o in asked) / written, 4) if written else None,
+        "fallback_rate": _mean([1.0 if o.fallback else 0.0 for o in asked]),
+        "first_token_p50": _quantile(first, 0.5),
+        "first_token_p95": _quantile(first, 0.95),
     }
 
 
@@ -139,12 +175,13 @@ def evaluate(
     k: int = 5,
     mode: str = "hybrid",
     progress: Callable[[int, int], None] | None = None,
+    llm: str | None = None,
 ) -> dict:
-    """``{"n", "overall", "by_type", "outcomes"}`` for a question set."""
+    """``{"n", "overall", "by_type", "outcomes"}`` for a question set (``llm``: answers by that chat model)."""
     items = list(questions)
     outcomes = []
     for i, item in enumerate(items):
-        outcomes.append(evaluate_question(engine, item, k=k, mode=mode))
+        outcomes.append(evaluate_question(engine, item, k=k, mode=mode, llm=llm))
         if progress:
             progress(i + 1, len(items))
     by_type: dict[str, list[Outcome]] = {}
@@ -160,10 +197,11 @@ def evaluate(
 
 def format_table(report: dict) -> str:
     """The report as a fixed-width table: one row per type, then overall."""
-    cols = ["type", "n"] + list(METRICS)
-    rows = [[t, str(sum(1 for o in report["outcomes"] if o.type == t))] + [_fmt(m.get(c)) for c in METRICS]
+    metrics = list(METRICS) + [m for m in LLM_METRICS if m in report["overall"]]
+    cols = ["type", "n"] + metrics
+    rows = [[t, str(sum(1 for o in report["outcomes"] if o.type == t))] + [_fmt(m.get(c)) for c in metrics]
             for t, m in report["by_type"].items()]
-    rows.append(["overall", str(report["n"])] + [_fmt(report["overall"].get(c)) for c in METRICS])
+    rows.append(["overall", str(report["n"])] + [_fmt(report["overall"].get(c)) for c in metrics])
     widths = [max(len(cols[i]), *(len(r[i]) for r in rows)) for i in range(len(cols))]
     line = lambda r: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in rows])

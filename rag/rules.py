@@ -43,6 +43,8 @@ RULES: dict[str, Rule] = {
              "for 为什么, a number in the asked measure word for 多少公里, an ordinal for 第几, a means for 如何)"),
         Rule("partial_answer", "on-topic evidence that lacks a constraint of the question is shown as an honest "
              "partial answer (a refusal that says what the articles do state)"),
+        Rule("numbers_in_source", "a generated sentence with a number its passage does not state is not supported by "
+             "that passage, whatever its other support signals", measured="benchmarks/verifier_calibration.py"),
     )
 }
 

@@ -179,11 +179,30 @@ def test_build_app_offers_only_ask_as_public_api(tmp_path: Path):
     assert public == ["ask"]
 
 
-def test_stream_cuts_never_split_a_marker():
-    from ui.app import _stream_cuts
+def test_unsupported_generated_sentences_are_greyed_with_a_warning():
+    from ui.render import Turn, transcript_html
 
-    text = "句子一。[1]句子二，很长很长很长。[12]结尾。[3]"
-    for cut in _stream_cuts(text, pieces=30):
-        shown = text[:cut]
-        assert shown.count("[") == shown.count("]")
-    assert _stream_cuts(text)[-1] == len(text)
+    c = citation()
+    turn = Turn(question="问", text="甲。[1]乙。[1]", citations=[c], backend="llm", llm="openai:x",
+                sentences=[{"text": "甲。", "supported": True, "score": 0.9, "citations": [1]},
+                           {"text": "<b>乙</b>。", "supported": False, "score": 0.1, "citations": [1]}])
+    html = transcript_html([turn])
+    assert html.count('class="sent"') == 1 and html.count('class="sent unsupported"') == 1
+    assert "&lt;b&gt;乙&lt;/b&gt;" in html and "<b>乙" not in html
+    assert html.count('data-cite="1"') == 2 and "1 of 2 sentences supported" in html
+
+
+def test_fallback_notice_says_why_the_model_answer_is_not_shown():
+    from ui.render import Turn, transcript_html
+
+    turn = Turn(question="问", text="摘录。[1]", citations=[citation()], backend="extractive",
+                fallback_reason="Cannot reach the chat server at http://127.0.0.1:9/v1")
+    html = transcript_html([turn])
+    assert 'class="fallback"' in html and "Cannot reach the chat server" in html and "extractive" in html
+
+
+def test_a_draft_is_shown_greyed_without_clickable_markers():
+    from ui.render import Turn, transcript_html
+
+    html = transcript_html([Turn(question="问", text="草稿[1", streaming=True, backend="llm")])
+    assert 'class="a draft"' in html and "caret" in html and "data-cite" not in html

@@ -4,7 +4,7 @@
 offers ``/ask`` (``api_name="ask"``) so that ``gradio_client`` can use it as a service::
 
     from gradio_client import Client
-    text, sources = Client("http://127.0.0.1:7860/").predict("彭水县纪委监委追回了多少集体资金？", 5, "hybrid", api_name="/ask")
+    text, sources, details = Client("http://127.0.0.1:7860/").predict("彭水县纪委监委追回了多少集体资金？", 5, "hybrid", api_name="/ask")
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from rag.answer import BACKENDS, Answer, Citation
+from rag.chat import default_spec
 from rag.embedders import EmbedderError
 from rag.engine import Engine, IndexIncompatibleError, IndexMissingError, QuestionError, build_index
 from rag.retrieve import MODES
@@ -42,8 +43,8 @@ EXAMPLES = [
 
 #: Turns kept per browser session (older ones drop off the top).
 MAX_TURNS = 40
-#: Seconds the answer takes to stream onto the page at most, so it reads as it forms.
-STREAM_SECONDS = 0.8
+#: Seconds between two redraws of a language model's draft (pieces that come faster are drawn together).
+DRAFT_REDRAW = 0.05
 
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
@@ -205,22 +206,6 @@ def citation_json(c: Citation, nearest: bool = False) -> dict[str, Any]:
     }
 
 
-def _stream_cuts(text: str, pieces: int = 16) -> list[int]:
-    """Positions at which to show the growing answer: about ``pieces`` steps, never inside [n]."""
-    if not text:
-        return [0]
-    step = max(4, len(text) // pieces)
-    cuts = []
-    pos = 0
-    while pos < len(text):
-        pos = min(len(text), pos + step)
-        open_bracket = text.rfind("[", 0, pos)
-        if open_bracket >= 0 and text.find("]", open_bracket) >= pos:
-            pos = text.find("]", open_bracket) + 1
-        cuts.append(pos)
-    return cuts
-
-
 @dataclass
 class _Outputs:
     """What one step of the ask handler shows."""
@@ -244,6 +229,8 @@ def build_app(
     index_dir: str | Path | None = None,
     embedder: str | None = None,
     warm: bool = True,
+    backend: str = "extractive",
+    llm: str | None = None,
 ) -> gr.Blocks:
     """The web app over one index.
 
@@ -251,7 +238,9 @@ def build_app(
     lazily), or an index folder to open with ``Engine.open(index_dir, corpus_dir, embedder)``.
     ``index_dir`` names the folder the Re-index button rebuilds (default ``index``, or the
     folder given as ``engine_factory``). With ``warm`` the engine is opened in the background at
-    once. The queue is set up (``default_concurrency_limit`` from :func:`default_concurrency`)."""
+    once. ``backend`` and ``llm`` are the answer settings the page opens with (``llm``: a chat
+    model spec, default ``YUWEN_LLM``). The queue is set up (``default_concurrency_limit`` from
+    :func:`default_concurrency`)."""
     factory: EngineFactory | None = None
     if isinstance(engine_factory, (str, Path)):
         index_dir = index_dir or engine_factory
@@ -313,7 +302,10 @@ def build_app(
             with gr.Row():
                 k_slider = gr.Slider(1, 10, value=5, step=1, label="Passages to retrieve / 检索段落数", elem_id="yw-k")
                 mode_radio = gr.Radio(list(MODES), value="hybrid", label="Retrieval mode / 检索方式", elem_id="yw-mode")
-                backend_dd = gr.Dropdown(list(BACKENDS), value="extractive", label="Answer backend / 回答方式", elem_id="yw-backend")
+                backend_dd = gr.Dropdown(list(BACKENDS), value=backend, label="Answer backend / 回答方式", elem_id="yw-backend")
+                llm_box = gr.Textbox(value=llm if llm is not None else default_spec(), label="Language model for llm / 语言模型",
+                                     placeholder="openai (server at $YUWEN_LLM_URL) or transformers:./models/FOLDER",
+                                     elem_id="yw-llm")
             status = gr.HTML(render.status_html(None), js_on_load=None, elem_id="yw-status")
             with gr.Row():
                 reindex_btn = gr.Button("Build / re-index / 构建或重建索引", elem_id="yw-reindex", scale=0, min_width=280)
@@ -341,7 +333,7 @@ def build_app(
             banner, st, lst = page_state()
             return banner, st, lst, gr.Accordion(open=True) if holder.last_error else gr.skip()
 
-        def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str) -> Iterator[tuple]:
+        def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str, llm_spec: str = "") -> Iterator[tuple]:
             """Answer one question: show it, then the answer as it forms, then its sources."""
             turns = list(turns or [])[-(MAX_TURNS - 1):]
             q = q or ""
@@ -360,31 +352,39 @@ def build_app(
                 yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
                 return
             history = [p for p in (t.history_pair() for t in turns[:-1]) if p]
+            answer: Answer | None = None
             try:
-                answer: Answer = engine.ask(q, k=int(k), mode=mode, backend=backend, history=history or None)
+                stream = engine.ask_stream(q, k=int(k), mode=mode, backend=backend, history=history or None,
+                                           llm=(llm_spec or "").strip() or None if backend == "llm" else None)
+                drawn = 0.0
+                for item in stream:
+                    if isinstance(item, Answer):
+                        answer = item
+                        break
+                    # A language model's draft: shown as it comes, replaced by the checked answer below.
+                    turn.pending, turn.streaming = False, True
+                    turn.text += item
+                    if time.monotonic() - drawn >= DRAFT_REDRAW:
+                        drawn = time.monotonic()
+                        yield _Outputs(render.transcript_html(turns), gr.skip(), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
             except QuestionError as exc:
-                turn.pending, turn.error = False, str(exc)
+                turn.pending, turn.streaming, turn.text, turn.error = False, False, "", str(exc)
                 yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
                 return
             except Exception as exc:  # shown as a sentence; the trace goes to the server log
                 log.exception("answering %r failed", q[:200])
-                turn.pending = False
+                turn.pending, turn.streaming, turn.text = False, False, ""
                 turn.error = f"Something went wrong while answering ({type(exc).__name__}). The details are in the server log. / 回答时出错。"
                 yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
                 return
-
-            turn.pending, turn.streaming = False, True
+            assert answer is not None
+            turn.pending, turn.streaming = False, False
             turn.rewritten = answer.rewritten
             turn.refused = answer.refused
             turn.citations = list(answer.citations)
             turn.seconds, turn.mode, turn.backend = answer.seconds, answer.mode, answer.backend
-            cuts = _stream_cuts(answer.text)
-            pause = STREAM_SECONDS / max(1, len(cuts))
-            for cut in cuts[:-1]:
-                turn.text = answer.text[:cut]
-                yield _Outputs(render.transcript_html(turns), gr.skip(), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
-                time.sleep(pause)
-            turn.text, turn.streaming = answer.text, False
+            turn.llm, turn.fallback_reason, turn.sentences = answer.llm, answer.fallback_reason, list(answer.sentences)
+            turn.text = answer.text
             yield _Outputs(render.transcript_html(turns), render.sources_html(turn, idx), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
 
         def on_clear() -> tuple:
@@ -475,18 +475,25 @@ def build_app(
             msg = render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建")
             return banner, st, lst, msg
 
-        def api_ask(question: str, k: int = 5, mode: str = "hybrid") -> tuple[str, list[dict]]:
+        def api_ask(question: str, k: int = 5, mode: str = "hybrid", backend: str = "extractive",
+                    llm: str = "") -> tuple[str, list[dict], dict]:
             """Answer a question from the articles.
 
-            Returns the answer text with its [n] markers, and the sources as a list of objects
+            ``backend`` "llm" has a language model write the answer (``llm``: its spec, default the
+            server's); every sentence is then checked against the passage it cites.
+            Returns the answer text with its [n] markers; the sources as a list of objects
             (number, kind "citation" or "nearest" when no evidence was found, chunk_id, article_id,
-            title, byline, file, line_start, line_end, passage, highlights, score)."""
+            title, byline, file, line_start, line_end, passage, highlights, score); and the answer's
+            details (backend, llm, fallback_reason, refused, confidence, support, and per generated
+            sentence its text, supported flag, score and citations)."""
             try:
                 engine = holder.get()
             except Exception as exc:
                 raise gr.Error(describe_open_error(exc, holder.index_dir, holder.corpus_dir), print_exception=False) from None
             try:
-                answer = engine.ask(question, k=k, mode=mode)  # the engine says what a bad k must be
+                spec = (llm or "").strip() or (llm_box.value or "").strip() or None if backend == "llm" else None
+                # k goes through as given: the engine says what a bad k must be.
+                answer = engine.ask(question, k=k, mode=mode, backend=backend, llm=spec)
             except QuestionError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
             except Exception as exc:  # a sentence for the client; the trace goes to the server log
@@ -496,7 +503,10 @@ def build_app(
                     f"If the index is out of date, rebuild it with `rag index --corpus {holder.corpus_dir} --index {holder.index_dir}`.",
                     print_exception=False,
                 ) from None
-            return answer.text, [citation_json(c, nearest=answer.refused) for c in answer.citations]
+            details = {"backend": answer.backend, "llm": answer.llm, "fallback_reason": answer.fallback_reason,
+                       "refused": answer.refused, "confidence": answer.confidence, "support": answer.support,
+                       "sentences": answer.sentences, "first_token_seconds": answer.first_token_seconds}
+            return answer.text, [citation_json(c, nearest=answer.refused) for c in answer.citations], details
 
         # --- wiring -----------------------------------------------------------------------------
         private = {"api_visibility": "private"}
@@ -505,7 +515,7 @@ def build_app(
         gr.on(
             triggers=[question.submit, ask_btn.click],
             fn=on_ask,
-            inputs=[question, turns_state, k_slider, mode_radio, backend_dd],
+            inputs=[question, turns_state, k_slider, mode_radio, backend_dd, llm_box],
             outputs=ask_outputs,
             show_progress="hidden",
             concurrency_id="answer",
@@ -549,12 +559,14 @@ def serve(
     corpus_dir: str | Path = "corpus",
     embedder: str | None = None,
     block: bool = True,
+    llm: str | None = None,
 ) -> gr.Blocks:
     """Open the index once, then serve the app on ``host:port`` until interrupted (or, with
     ``block=False``, return the running app). A missing index is not fatal: the page says what to
-    run and offers to build it."""
+    run and offers to build it. ``llm``: the page answers with that chat model by default."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, embedder=embedder, warm=False)
+    app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, embedder=embedder, warm=False,
+                    backend="llm" if llm else "extractive", llm=llm)
     holder: EngineHolder = app.yuwen_holder  # type: ignore[attr-defined]
     started = time.perf_counter()
     holder.warm()

@@ -45,6 +45,9 @@ class Turn:
     seconds: float = 0.0
     mode: str = ""
     backend: str = ""
+    llm: str = ""  # the language model asked, when one was
+    fallback_reason: str = ""  # why its answer is not shown (the extractive one is)
+    sentences: list[dict] = field(default_factory=list)  # the model's sentences as checked
 
     def history_pair(self) -> tuple[str, str] | None:
         """``(question, answer_text)`` for the engine's follow-up reading, or None when this turn
@@ -109,6 +112,28 @@ def answer_html(text: str, citations: Sequence[Citation], turn: int) -> str:
     return _MARKER.sub(button, esc(text))
 
 
+UNSUPPORTED_TITLE = "No cited passage supports this sentence / 该句未得到所引出处的支持"
+
+
+def checked_answer_html(sentences: Sequence[dict], citations: Sequence[Citation], turn: int) -> str:
+    """A generated answer sentence by sentence: supported ones plain, the others greyed with a warning."""
+    out = []
+    for x in sentences:
+        body = answer_html(x["text"] + "".join(f"[{n}]" for n in x.get("citations", [])), citations, turn)
+        if x.get("supported"):
+            out.append(f'<span class="sent">{body}</span>')
+        else:
+            out.append(f'<span class="sent unsupported" title="{esc(UNSUPPORTED_TITLE)}">'
+                       f'<span class="warn" aria-label="unsupported">⚠</span>{body}</span>')
+    return "".join(out)
+
+
+def fallback_html(reason: str) -> str:
+    """The notice that the language model's answer is not shown, and why."""
+    return (f'<div class="fallback" role="status">⚠ The language model\'s answer is not shown: {esc(reason)} '
+            "The answer below is extractive (quoted from the sources). / 未采用语言模型的回答，以下为摘录式回答。</div>")
+
+
 def _short(text: str, limit: int) -> str:
     if len(text) <= limit:
         return esc(text)
@@ -143,9 +168,15 @@ def transcript_html(turns: Sequence[Turn], notice: str = "") -> str:
             parts.append('<div class="a pending"><span class="who">渝问</span><div class="atext">Searching the articles… / 正在检索…<span class="dots"></span></div></div>')
         else:
             cls = "a refused" if t.refused else "a"
-            body = answer_html(t.text, t.citations, i)
-            if t.streaming:
-                body += '<span class="caret"></span>'
+            if t.streaming:  # the model's draft, as it is written: checked when it is finished
+                cls += " draft"
+                body = answer_html(t.text, [], i) + '<span class="caret"></span>'
+            elif t.backend == "llm" and t.sentences and not t.refused:
+                body = checked_answer_html(t.sentences, t.citations, i)
+            else:
+                body = answer_html(t.text, t.citations, i)
+            if t.fallback_reason and not t.streaming:
+                parts.append(fallback_html(t.fallback_reason))
             parts.append(f'<div class="{cls}"><span class="who">渝问</span><div class="atext">{body}</div></div>')
             if not t.streaming:
                 meta = []
@@ -153,6 +184,11 @@ def transcript_html(turns: Sequence[Turn], notice: str = "") -> str:
                     meta.append("no evidence found / 未找到依据")
                 else:
                     meta.append(f"{len(t.citations)} source{'s' if len(t.citations) != 1 else ''}")
+                if t.backend == "llm" and t.sentences and not t.refused:
+                    ok = sum(1 for x in t.sentences if x.get("supported"))
+                    meta.append(f"{ok} of {len(t.sentences)} sentences supported / {ok}/{len(t.sentences)} 句有出处支持")
+                if t.llm:
+                    meta.append(esc(t.llm))
                 if t.mode:
                     meta.append(esc(t.mode))
                 if t.seconds:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from .evidence import Evidence
 from .extractive import AnswerPolicy
@@ -18,33 +18,37 @@ class AnswerBackend(Protocol):
 
     def answer(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Answer: ...
 
+    def stream(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Iterator[str | Answer]:
+        """Pieces of the reply as they are written, then the final :class:`Answer`."""
+        ...
+
 
 class Extractive:
     """The passages' own units, chosen by the learned reader; needs no language model."""
 
     name = "extractive"
 
+    def __init__(self, **options):  # the options of other backends (llm=…, embedder=…) do not concern it
+        pass
+
     def answer(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Answer:
         return extractive_answer(evidence, policy, threshold=reader.threshold, margin=reader.margin)
 
-
-class ChatServer:
-    """An OpenAI-compatible chat server (YUWEN_LLM_URL) writes the answer; every sentence must
-    cite a passage it was shown, and any failure falls back to the extractive answer."""
-
-    name = "llm"
-
-    def answer(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Answer:
-        from ..llm import llm_answer  # imported on use: it needs tiktoken and a configured server
-
-        return llm_answer(evidence, policy, reader)
+    def stream(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Iterator[str | Answer]:
+        yield self.answer(evidence, policy, reader)  # whole at once: nothing to wait for
 
 
-BACKENDS: dict[str, Callable[[], AnswerBackend]] = {"extractive": Extractive, "llm": ChatServer}
+def _llm(**options) -> AnswerBackend:
+    from .llm import LLMAnswerer  # imported on use: it brings the chat models and the verifier
+
+    return LLMAnswerer(**options)
 
 
-def get_backend(name: str) -> AnswerBackend:
-    """The backend registered as ``name`` (KeyError naming the choices otherwise)."""
+BACKENDS: dict[str, Callable[..., AnswerBackend]] = {"extractive": Extractive, "llm": _llm}
+
+
+def get_backend(name: str, **options) -> AnswerBackend:
+    """The backend registered as ``name``, made with ``options`` (KeyError naming the choices otherwise)."""
     if name not in BACKENDS:
         raise KeyError(f"unknown answer backend '{name}': choose one of {', '.join(BACKENDS)}")
-    return BACKENDS[name]()
+    return BACKENDS[name](**options)

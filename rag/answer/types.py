@@ -39,6 +39,11 @@ class Answer:
     mode: str = "hybrid"
     backend: str = "extractive"
     partial: bool = False  # declined, but says what the articles do state (another year, place…)
+    fallback_reason: str = ""  # why the language model's answer was not given (the extractive one was instead)
+    llm: str = ""  # the chat model asked, when one was
+    sentences: list[dict] = field(default_factory=list)  # the model's sentences as checked: text, supported, score, citations
+    support: float | None = None  # share of the model's sentences that their cited passages support
+    first_token_seconds: float | None = None  # from asking the model to its first piece of reply
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -15,8 +15,9 @@ def client(app_url):
 
 
 def test_ask_returns_text_with_markers_and_sources(client):
-    text, sources = client.predict("重庆制造业大会部署了几项重大任务？", 5, "hybrid", api_name="/ask")
+    text, sources, details = client.predict("重庆制造业大会部署了几项重大任务？", 5, "hybrid", api_name="/ask")
     assert "[1]" in text and "7项" in text
+    assert details["backend"] == "extractive" and not details["fallback_reason"] and not details["refused"]
     assert sources and sources[0]["number"] == 1
     first = sources[0]
     for key in ("chunk_id", "title", "file", "line_start", "line_end", "passage", "kind"):
@@ -27,13 +28,14 @@ def test_ask_returns_text_with_markers_and_sources(client):
 
 
 def test_ask_defaults_k_and_mode(client):
-    text, sources = client.predict("What is the global user brand that Changan Automobile will create for customers in Europe called?", api_name="/ask")
+    text, sources, _ = client.predict("What is the global user brand that Changan Automobile will create for customers in Europe called?", api_name="/ask")
     assert "withU" in text
     assert len(sources) >= 1
 
 
 def test_ask_declines_with_nearest_passages(client):
-    text, sources = client.predict("火星上的咖啡馆每天营业几个小时？", 3, "dense", api_name="/ask")
+    text, sources, details = client.predict("火星上的咖啡馆每天营业几个小时？", 3, "dense", api_name="/ask")
+    assert details["refused"]
     assert "[1]" not in text
     assert sources and all(s["kind"] == "nearest" for s in sources)
 
