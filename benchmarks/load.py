@@ -271,7 +271,9 @@ def add_run(url: str, index: Path, corpus: Path, workdir: Path, embedder: str, u
         result["add"] = {"seconds": round(secs, 1), "exit": code, "said": line, "started_t": round(add_start, 2),
                          "finished_t": round(add_end, 2)}
         log.info("rag add: %.1f s, exit %d: %s", secs, code, line)
-        seen = _wait_for(probe, add_end, True, deadline=time.perf_counter() + 60)
+        # The command switches CURRENT before it exits, so the first probe from the new build may
+        # have been asked while it still ran: look from its start, and say where it fell.
+        seen = _wait_for(probe, add_start, True, deadline=time.perf_counter() + 60)
         result["add"]["probe_answered_from_new_page_t"] = seen
         result["add"]["switch_lag_s"] = round(seen - add_end, 2) if seen is not None else None
         rm_start = time.perf_counter() - t0
@@ -280,7 +282,7 @@ def add_run(url: str, index: Path, corpus: Path, workdir: Path, embedder: str, u
         result["remove"] = {"seconds": round(secs, 1), "exit": code, "said": line, "started_t": round(rm_start, 2),
                             "finished_t": round(rm_end, 2)}
         log.info("rag remove: %.1f s, exit %d: %s", secs, code, line)
-        gone = _wait_for(probe, rm_end, False, deadline=time.perf_counter() + 60)
+        gone = _wait_for(probe, rm_start, False, deadline=time.perf_counter() + 60)
         result["remove"]["probe_no_longer_from_new_page_t"] = gone
         result["remove"]["switch_lag_s"] = round(gone - rm_end, 2) if gone is not None else None
     finally:
@@ -295,6 +297,8 @@ def add_run(url: str, index: Path, corpus: Path, workdir: Path, embedder: str, u
         "errors": sum(r["error"] is not None for r in probe.rows),
         "from_new_page_before_add": sum(r["new_page"] for r in before),
         "asked_before_add": len(before),
+        "interval_s_p50": round(percentile([b["t"] - a["t"] for a, b in zip(probe.rows, probe.rows[1:])], 50), 2)
+        if len(probe.rows) > 1 else None,
         "timeline": probe.rows,
     }
     return holder["stats"], result
@@ -339,10 +343,13 @@ def print_report(report: dict) -> None:
     if add:
         a, rm, p = add.get("add", {}), add.get("remove", {}), add["probe"]
         lines.append(f"rag add: {a.get('seconds')} s (exit {a.get('exit')}): {a.get('said')}")
-        lines.append(f"  probe answered from the new page {a.get('switch_lag_s')} s after rag add finished "
-                     f"(before the add: {p['from_new_page_before_add']} of {p['asked_before_add']} probes)")
+        lines.append(f"  probe first answered from the new page when asked at t={a.get('probe_answered_from_new_page_t')} s: "
+                     f"{a.get('switch_lag_s')} s from rag add's exit at t={a.get('finished_t')} s (negative: before it exited); "
+                     f"before the add {p['from_new_page_before_add']} of {p['asked_before_add']} probes; "
+                     f"one probe every {p['interval_s_p50']} s")
         lines.append(f"rag remove: {rm.get('seconds')} s (exit {rm.get('exit')}): {rm.get('said')}")
-        lines.append(f"  probe no longer from the new page {rm.get('switch_lag_s')} s after rag remove finished")
+        lines.append(f"  probe no longer from the new page when asked at t={rm.get('probe_no_longer_from_new_page_t')} s: "
+                     f"{rm.get('switch_lag_s')} s from rag remove's exit at t={rm.get('finished_t')} s")
         lines.append(f"failed questions during add/remove: {add['failed_questions']} (load) + {p['errors']} (probe, of {p['asked']})")
     la = report["machine"]["loadavg_start"], report["machine"]["loadavg_end"]
     lines.append(f"load average at start {la[0]}, at end {la[1]} ({report['machine']['cpus']} cores)")
