@@ -29,7 +29,6 @@ from .store import FORMAT_VERSION, IndexDamagedError, IndexIncompatibleError, In
 from .stores import StoreError
 
 log = logging.getLogger(__name__)
-logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # it logs every failed call as an error with a traceback
 
 SCHEMA_VERSION = "1"
 PIECE_CHARS = 16_000  # an article record is stored in pieces of this many characters (VARCHAR holds 65 535 bytes)
@@ -45,6 +44,9 @@ def _pymilvus():
         import pymilvus
     except ImportError:
         raise StoreError("The Milvus store needs pymilvus and milvus-lite: pip install 'yuwen[milvus]'.") from None
+    # pymilvus logs every failed call with a traceback and every iterator with a warning; our
+    # errors say it in one line.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     return pymilvus
 
 
