@@ -81,6 +81,9 @@ def retrieve(
         ranked = [(r, bm25_scores[r]) for r in bm25_rows]
     elif mode == "dense":
         ranked = fuse([dense_rows, sentence_rows]) if sentence_rows else [(r, dense_scores[r]) for r in dense_rows]
+    elif getattr(reader, "server_fusion", False):
+        # The store fuses passage vectors and BM25 itself (Milvus's RRFRanker); no sentence ranking.
+        ranked = [(r, sc) for r, sc in reader.hybrid(q, question, n) if r not in hidden][:wanted]
     else:
         ranked = fuse([dense_rows, bm25_rows, sentence_rows])
     ranked = ranked[:k]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -40,6 +41,11 @@ _CHUNK_FIELDS = ["key", "id", "article_id", "aord", "ordinal", "start", "end", "
 
 
 def _pymilvus():
+    # milvus-lite serves the client over an in-process gRPC server whose C core and Python side
+    # log keep-alive chatter and an unimplemented timestamp call (query_iterator falls back by
+    # itself); our errors say what matters in one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     try:
         import pymilvus
     except ImportError:
@@ -65,11 +71,32 @@ def collection_prefix(index_dir: Path) -> str:
     return f"yuwen_{name}"[:200]
 
 
-def lexical_text(text: str) -> str:
-    """What the BM25 field holds and what a question is searched with: our own jieba search
-    tokens (stopwords and punctuation out), space-joined, so Milvus's jieba analyser keeps the
-    very words the local BM25 counts."""
-    return " ".join(tokenize(text))
+ANALYZERS = {"yuwen": {"tokenizer": "standard"}, "jieba": {"tokenizer": "jieba"}}
+K1, B = 1.5, 0.75  # bm25s's defaults (Lucene BM25), so both stores score alike
+
+
+def lexical_text(text: str, analyzer: str = "yuwen") -> str:
+    """What the BM25 field holds and what a question is searched with. ``yuwen``: our own jieba
+    search tokens (stopwords and punctuation out, as the local BM25 counts them), each written as
+    an ASCII code word so that Milvus's standard analyser keeps exactly those tokens. ``jieba``:
+    the text itself, cut by Milvus's own jieba analyser."""
+    if analyzer == "jieba":
+        return text
+    # A text without words keeps one placeholder token, as in the local BM25, so lengths agree.
+    return " ".join(_code(t) for t in tokenize(text)) or _code("\u2205")
+
+
+def _code(token: str) -> str:
+    return "w" + hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
+def _analyzer() -> str:
+    from .config import Settings
+
+    name = Settings().milvus_analyzer
+    if name not in ANALYZERS:
+        raise StoreError(f"YUWEN_MILVUS_ANALYZER must be yuwen or jieba, not '{name}'.")
+    return name
 
 
 def connect(spec: str):
@@ -139,7 +166,8 @@ def _create(client, names: _Names, dim: int, n: int) -> None:
     pm = _pymilvus()
     dt = pm.DataType
     kind, params = _vector_index(n, dim)
-    props = {"yuwen.schema": SCHEMA_VERSION, "yuwen.state": "empty", "yuwen.vector_index": kind}
+    analyzer = _analyzer()
+    props = {"yuwen.schema": SCHEMA_VERSION, "yuwen.state": "empty", "yuwen.vector_index": kind, "yuwen.analyzer": analyzer}
 
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
     s.add_field("id", dt.VARCHAR, is_primary=True, max_length=512)
@@ -150,7 +178,8 @@ def _create(client, names: _Names, dim: int, n: int) -> None:
     s.add_field("start", dt.INT64)
     s.add_field("end", dt.INT64)
     s.add_field("text", dt.VARCHAR, max_length=65535)
-    s.add_field("words", dt.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params={"tokenizer": "jieba"})
+    s.add_field("words", dt.VARCHAR, max_length=65535, enable_analyzer=True,
+                analyzer_params=ANALYZERS[analyzer])
     s.add_field("sparse", dt.SPARSE_FLOAT_VECTOR)
     s.add_field("dense", dt.FLOAT_VECTOR, dim=dim)
     s.add_field("title", dt.VARCHAR, max_length=4096)
@@ -161,9 +190,8 @@ def _create(client, names: _Names, dim: int, n: int) -> None:
                                output_field_names=["sparse"]))
     ip = client.prepare_index_params()
     ip.add_index(field_name="dense", index_type=kind, metric_type="IP", params=params)
-    # bm25s's defaults (Lucene BM25, k1 1.5, b 0.75), so both stores score alike.
     ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                 params={"bm25_k1": 1.5, "bm25_b": 0.75})
+                 params={"bm25_k1": K1, "bm25_b": B})
     client.create_collection(names.passages, schema=s, index_params=ip, properties=props)
 
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -272,7 +300,8 @@ def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[
                     raise StoreError(f"The Milvus store {spec} holds a collection {foreign[0]} that yuwen did not create; "
                                      "it is left alone: index into another folder name (--index).")
                 if _schema_problem(client, names, spec) or _dense_dim(client, names.passages) != manifest.dim or \
-                        _props(client, names.passages).get("yuwen.vector_index") != _vector_index(len(chunks), manifest.dim)[0]:
+                        _props(client, names.passages).get("yuwen.vector_index") != _vector_index(len(chunks), manifest.dim)[0] or \
+                        _props(client, names.passages).get("yuwen.analyzer") != _analyzer():
                     for n in names.all():
                         if client.has_collection(n):
                             client.drop_collection(n)
@@ -283,6 +312,7 @@ def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[
                 _create(client, names, manifest.dim, len(chunks))
             for n in names.all():
                 _set_props(client, n, state="writing")
+            analyzer = _props(client, names.passages).get("yuwen.analyzer", "yuwen")
             ordinal = {a.id: i for i, a in enumerate(articles)}
             keys = [row_key(c.id) for c in chunks]
             p_rows = []
@@ -290,7 +320,7 @@ def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[
                 vec = np.asarray(v, dtype=np.float32)
                 p_rows.append({
                     "id": c.id, "key": key, "article_id": c.article_id, "aord": ordinal[c.article_id], "ordinal": c.ordinal,
-                    "start": c.start, "end": c.end, "text": c.text, "words": lexical_text(c.embed_text()) or "\u2205",
+                    "start": c.start, "end": c.end, "text": c.text, "words": lexical_text(c.embed_text(), analyzer),
                     "dense": vec.tolist(), "title": c.title, "file": c.file, "byline": c.byline or "",
                     "h": _digest(c.id, c.article_id, ordinal[c.article_id], c.ordinal, c.start, c.end, c.text, c.title, c.file,
                                  c.byline, vec.tobytes().hex()),
@@ -345,6 +375,10 @@ class MilvusStore:
         self._generation = props.get("yuwen.generation", "")
         self.build_name = f"{names.passages.removesuffix('_passages')} @ {spec}"
         self._kind = props.get("yuwen.vector_index", "FLAT")
+        self._analyzer = props.get("yuwen.analyzer", "yuwen")
+        from .config import Settings
+
+        self.server_fusion = Settings().milvus_fusion == "server"  # hybrid ranked by Milvus's RRFRanker, not ours
         self._lock = threading.Lock()
         self._next_check = time.monotonic() + 1.0
         self._articles: dict[str, Article] | None = None
@@ -357,6 +391,10 @@ class MilvusStore:
     def open(cls, index_dir: Path, spec: str) -> "MilvusStore":
         """The index of ``index_dir`` in the store ``spec``; IndexMissingError, IndexIncompatibleError
         or StoreError in one line when it cannot be searched."""
+        from .config import Settings
+
+        if Settings().milvus_fusion not in ("client", "server"):
+            raise StoreError(f"YUWEN_MILVUS_FUSION must be client or server, not '{Settings().milvus_fusion}'.")
         names = _Names(index_dir)
         client = connect(spec)
         try:
@@ -398,12 +436,13 @@ class MilvusStore:
                 np.array([h["distance"] for h in found], dtype=np.float32))
 
     def lexical(self, question: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        words = lexical_text(question)
-        if not words:
+        if not tokenize(question):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        words = lexical_text(question, self._analyzer)
         found = self._search(self._names.passages, [words], "sparse", n, {"metric_type": "BM25"}, ["key"])
-        # milvus-lite gives BM25 scores as negated distances; the order is best first either way.
-        scores = np.array([abs(h["distance"]) for h in found], dtype=np.float32)
+        # milvus-lite gives BM25 scores as negated distances (best first either way), and with
+        # the factor (k1 + 1) that bm25s leaves out: divided, they are the local store's scores.
+        scores = np.array([abs(h["distance"]) / (K1 + 1) for h in found], dtype=np.float32)
         keys = np.array([h["entity"]["key"] for h in found], dtype=np.int64)
         keep = scores > 0
         return keys[keep], scores[keep]
@@ -413,8 +452,8 @@ class MilvusStore:
         pm = _pymilvus()
         reqs = [pm.AnnSearchRequest(data=[np.asarray(query, np.float32).tolist()], anns_field="dense",
                                     param=_search_params(self._kind, n), limit=n)]
-        words = lexical_text(question)
-        if words:
+        if tokenize(question):
+            words = lexical_text(question, self._analyzer)
             reqs.append(pm.AnnSearchRequest(data=[words], anns_field="sparse", param={"metric_type": "BM25"}, limit=n))
         fuse = pm.RRFRanker(60) if ranker == "rrf" else pm.WeightedRanker(*([0.5] * len(reqs)))
         with self._lock:

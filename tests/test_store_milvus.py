@@ -92,11 +92,12 @@ def test_vector_and_hybrid_rankings_match_the_local_store(milvus_engine, local_e
         assert got == want, q
 
 
-def test_bm25_finds_the_same_best_passage_as_the_local_store(milvus_engine, local_engine):
+def test_bm25_ranks_and_scores_as_the_local_store(milvus_engine, local_engine):
     for q in QUESTIONS:
-        got = milvus_engine.search(q, k=1, mode="bm25")
-        want = local_engine.search(q, k=1, mode="bm25")
+        got = milvus_engine.search(q, k=4, mode="bm25")
+        want = local_engine.search(q, k=4, mode="bm25")
         assert [h.chunk.id for h in got] == [h.chunk.id for h in want], q
+        assert [h.bm25 for h in got] == pytest.approx([h.bm25 for h in want], rel=1e-4), q
 
 
 def test_answers_cite_the_same_passages_as_the_local_store(milvus_engine, local_engine):
@@ -211,3 +212,14 @@ def test_a_store_that_cannot_be_used_is_one_line(tmp_path, capsys, spec, says):
     assert main(["ask", "大桥有多长？", "--index", str(tmp_path / "index"), "--embedder", "minilm", "--store", spec]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and says in err and "\n" not in err
+
+
+def test_server_fusion_ranks_hybrid_search_by_milvus(both, monkeypatch):
+    corpus, _, index, spec = both
+    monkeypatch.setenv("YUWEN_STORE", spec)
+    monkeypatch.setenv("YUWEN_MILVUS_FUSION", "server")
+    engine = Engine.open(index, corpus, embedder="minilm")
+    q = QUESTIONS[0]
+    want = [key for key, _ in engine.reader.hybrid(engine.query_vector(q), q, 50)][:3]
+    assert [h.row for h in engine.search(q, k=3)] == want
+    engine.reader.close()
