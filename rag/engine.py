@@ -286,7 +286,7 @@ class Engine:
             "warnings": list(self.warnings),
             "index_dir": str(self.reader.index_dir),
             "build": self.reader.build_name,
-            "integrity": ("checksums verified on open" if self.manifest.files and self.reader.verified_fully
+            "integrity": getattr(self.reader, "integrity", None) or ("checksums verified on open" if self.manifest.files and self.reader.verified_fully
                           else "sizes verified on open (`rag status --check` verifies checksums)" if self.manifest.files
                           else "no checksums (built by an older version; `rag index --full` adds them)"),
             "last_update": describe_update(self.manifest),

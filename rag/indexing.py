@@ -489,6 +489,7 @@ def _same_build(prev: _Previous, articles: list[Article], chunks: list[Chunk], f
         and excluded == (m.excluded or {"files": [], "articles": []})
         and kind == m.vector_kind
         and bool(m.files)
+        and not getattr(prev.reader, "stale_layout", False)
     )
 
 

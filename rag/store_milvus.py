@@ -24,6 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .config import Settings
 from .documents import Article, Chunk
 from .lexical import tokenize
 from .store import FORMAT_VERSION, IndexDamagedError, IndexIncompatibleError, IndexMissingError, Manifest
@@ -91,8 +92,6 @@ def _code(token: str) -> str:
 
 
 def _analyzer() -> str:
-    from .config import Settings
-
     name = Settings().milvus_analyzer
     if name not in ANALYZERS:
         raise StoreError(f"YUWEN_MILVUS_ANALYZER must be yuwen or jieba, not '{name}'.")
@@ -101,8 +100,6 @@ def _analyzer() -> str:
 
 def connect(spec: str):
     """A MilvusClient for ``spec``, or StoreError in one line saying what failed."""
-    from .config import Settings
-
     pm = _pymilvus()
     if spec.startswith("milvus-lite://"):
         path = Path(spec[len("milvus-lite://"):]).expanduser()
@@ -137,8 +134,6 @@ class _Names:
 
 
 def _vector_index(n: int, dim: int) -> tuple[str, dict]:
-    from .config import Settings
-
     s = Settings()
     kind = s.milvus_index.upper()
     if kind == "AUTO":
@@ -153,8 +148,6 @@ def _vector_index(n: int, dim: int) -> tuple[str, dict]:
 
 
 def _search_params(kind: str, n: int) -> dict:
-    from .config import Settings
-
     if kind == "HNSW":
         return {"metric_type": "IP", "params": {"ef": max(Settings().milvus_hnsw_ef, n)}}
     if kind == "IVF_FLAT":
@@ -312,7 +305,7 @@ def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[
                 _create(client, names, manifest.dim, len(chunks))
             for n in names.all():
                 _set_props(client, n, state="writing")
-            analyzer = _props(client, names.passages).get("yuwen.analyzer", "yuwen")
+            analyzer = _props(client, names.passages).get("yuwen.analyzer", "jieba")
             ordinal = {a.id: i for i, a in enumerate(articles)}
             keys = [row_key(c.id) for c in chunks]
             p_rows = []
@@ -368,6 +361,7 @@ class MilvusStore:
     """Read access to an index held in Milvus (the Store protocol of stores.py)."""
 
     verified_fully = False
+    integrity = "passage count checked on open (`rag status --check` checks every collection)"
 
     def __init__(self, index_dir: Path, spec: str, client, names: _Names, manifest: Manifest, props: dict):
         self.index_dir, self.spec, self._client, self._names = index_dir, spec, client, names
@@ -375,9 +369,10 @@ class MilvusStore:
         self._generation = props.get("yuwen.generation", "")
         self.build_name = f"{names.passages.removesuffix('_passages')} @ {spec}"
         self._kind = props.get("yuwen.vector_index", "FLAT")
-        self._analyzer = props.get("yuwen.analyzer", "yuwen")
-        from .config import Settings
-
+        self._analyzer = props.get("yuwen.analyzer", "jieba")  # collections written before the choice: jieba
+        # Settings that only a rewrite of the collections applies (``rag index`` then rewrites them).
+        self.stale_layout = self._analyzer != Settings().milvus_analyzer or \
+            self._kind != _vector_index(manifest.chunks, manifest.dim)[0]
         self.server_fusion = Settings().milvus_fusion == "server"  # hybrid ranked by Milvus's RRFRanker, not ours
         self._lock = threading.Lock()
         self._next_check = time.monotonic() + 1.0
@@ -391,8 +386,6 @@ class MilvusStore:
     def open(cls, index_dir: Path, spec: str) -> "MilvusStore":
         """The index of ``index_dir`` in the store ``spec``; IndexMissingError, IndexIncompatibleError
         or StoreError in one line when it cannot be searched."""
-        from .config import Settings
-
         if Settings().milvus_fusion not in ("client", "server"):
             raise StoreError(f"YUWEN_MILVUS_FUSION must be client or server, not '{Settings().milvus_fusion}'.")
         names = _Names(index_dir)
@@ -418,9 +411,12 @@ class MilvusStore:
                 raise IndexIncompatibleError(
                     f"The index in {spec} has format version {manifest.format_version}; this version of yuwen reads "
                     f"version {FORMAT_VERSION}. Rebuild it: `rag index --full --store {spec}`.")
-            client.load_collection(names.passages)
-            client.load_collection(names.units)
-            client.load_collection(names.articles)
+            for n in names.all():
+                client.load_collection(n)
+            stored = int(client.query(names.passages, filter="", output_fields=["count(*)"])[0]["count(*)"])
+            if stored != manifest.chunks:
+                raise IndexDamagedError(f"index damaged: {names.passages} in {spec} holds {stored} passages, its manifest "
+                                        f"{manifest.chunks}; rebuild it with `rag index --full --index {index_dir} --store {spec}`.")
         except BaseException as exc:
             client.close()
             if type(exc).__module__.startswith(("pymilvus", "grpc")):

@@ -223,3 +223,14 @@ def test_server_fusion_ranks_hybrid_search_by_milvus(both, monkeypatch):
     want = [key for key, _ in engine.reader.hybrid(engine.query_vector(q), q, 50)][:3]
     assert [h.row for h in engine.search(q, k=3)] == want
     engine.reader.close()
+
+
+def test_another_analyzer_rewrites_the_collections_and_reuses_the_vectors(fresh, monkeypatch):
+    corpus, index, _ = fresh
+    monkeypatch.setenv("YUWEN_MILVUS_ANALYZER", "jieba")
+    m = build_index(corpus, index, embedder="minilm")
+    assert not m.update.get("unchanged") and m.update["embedded_texts"] == 0
+    engine = Engine.open(index, corpus, embedder="minilm")
+    assert "LiDAR" in engine.search("LiDAR激光导航", k=1, mode="bm25")[0].chunk.text
+    assert engine.reader.check() == []
+    engine.reader.close()
