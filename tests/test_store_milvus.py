@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from conftest import MINI_PAGES  # noqa: E402
+from tests.conftest import MINI_PAGES  # noqa: E402
 
 from rag.cli import main  # noqa: E402
 from rag.engine import Engine  # noqa: E402
