@@ -571,8 +571,19 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = os.environ.get("YUWEN_STORE")
     if getattr(args, "store", None):
         os.environ["YUWEN_STORE"] = args.store  # read by Settings everywhere below, the web app's too
+    try:
+        return _run(args)
+    finally:  # main() may be called in a process that goes on (tests, notebooks)
+        if previous is None:
+            os.environ.pop("YUWEN_STORE", None)
+        else:
+            os.environ["YUWEN_STORE"] = previous
+
+
+def _run(args) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -270,8 +270,9 @@ def _sync(client, name: str, rows: list[dict]) -> tuple[int, int]:
     for i in range(0, len(gone), BATCH):
         client.delete(name, ids=gone[i:i + BATCH])
     todo = [r for r in rows if stored.get(r["id"]) != r["h"]]
+    write = client.upsert if stored else client.insert  # an empty collection needs no look-up per key
     for i in range(0, len(todo), BATCH):
-        client.upsert(name, todo[i:i + BATCH])
+        write(name, todo[i:i + BATCH])
     return len(todo), len(gone)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,12 @@ def test_a_store_that_cannot_be_used_is_one_line(tmp_path, capsys, spec, says):
     assert main(["ask", "大桥有多长？", "--index", str(tmp_path / "index"), "--embedder", "minilm", "--store", spec]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and says in err and "\n" not in err
+
+
+def test_the_store_flag_lasts_only_for_its_command(tmp_path, monkeypatch):
+    monkeypatch.delenv("YUWEN_STORE", raising=False)
+    main(["ask", "大桥有多长？", "--index", str(tmp_path / "index"), "--store", "ftp://example"])
+    assert "YUWEN_STORE" not in os.environ
 
 
 def test_server_fusion_ranks_hybrid_search_by_milvus(both, monkeypatch):
