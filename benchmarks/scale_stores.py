@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = out
         print(name, json.dumps(out), flush=True)
     print(json.dumps(results))
+    if not args.store:
+        shutil.rmtree(tmp, ignore_errors=True)  # the folder this run made (a --store of the user's is left alone)
     return 0
 
 
