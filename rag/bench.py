@@ -202,7 +202,8 @@ def ensure_bench_index(
     built from the same passages with the same embedder and chunker, else rebuilt."""
     from .config import Settings
     from .indexing import build_index_from_articles
-    from .store import IndexIncompatibleError, IndexMissingError, IndexReader
+    from .store import IndexIncompatibleError, IndexMissingError
+    from .stores import open_store
 
     settings = Settings()
     embedder = embedder or settings.embedder
@@ -213,7 +214,7 @@ def ensure_bench_index(
     index_dir = Path(index_dir)
     fingerprint = {PASSAGES_FILE: bench.passages_sha256}
     try:
-        reader = IndexReader(index_dir)
+        reader = open_store(index_dir)
         m = reader.manifest
         reader.close()
         if m.corpus == fingerprint and m.embedder == embedder and m.chunking == chunking.as_dict():

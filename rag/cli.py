@@ -19,6 +19,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: corpus/ or $YUWEN_CORPUS)")
     p.add_argument("--index", type=Path, default=None, help="index folder (default: index/ or $YUWEN_INDEX)")
     p.add_argument("--embedder", default=None, help="embedder: e5-small (default), minilm, a hub name or a local folder")
+    p.add_argument("--store", default=None, help="where the index lives: local (default, the index folder), "
+                   "milvus-lite:///path/file.db or http://host:19530 (token in $YUWEN_MILVUS_TOKEN); or $YUWEN_STORE")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
 
@@ -534,13 +536,14 @@ def cmd_train(args) -> int:
 
 def cmd_serve(args) -> int:
     from .config import Settings
-    from .store import IndexMissingError, live_build
+    from .store import IndexMissingError
+    from .stores import open_store
 
     settings = Settings()
     index_dir = args.index or settings.index_dir
     corpus_dir = args.corpus or settings.corpus_dir
     try:
-        live_build(index_dir)
+        open_store(index_dir, verify=False).close()
     except IndexMissingError:
         if args.no_build:
             raise
@@ -626,6 +629,19 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = os.environ.get("YUWEN_STORE")
+    if getattr(args, "store", None):
+        os.environ["YUWEN_STORE"] = args.store  # read by Settings everywhere below, the web app's too
+    try:
+        return _run(args)
+    finally:  # main() may be called in a process that goes on (tests, notebooks)
+        if previous is None:
+            os.environ.pop("YUWEN_STORE", None)
+        else:
+            os.environ["YUWEN_STORE"] = previous
+
+
+def _run(args) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

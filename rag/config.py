@@ -24,3 +24,14 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     backend: str = "extractive"
+    # Where the index lives: local (the index folder), milvus-lite:///path/file.db or http://host:19530.
+    store: str = field(default_factory=lambda: os.environ.get("YUWEN_STORE", "local"))
+    milvus_token: str = field(default_factory=lambda: os.environ.get("YUWEN_MILVUS_TOKEN", ""))
+    # Milvus vector index: auto (FLAT up to 50k passages, HNSW beyond), FLAT, HNSW or IVF_FLAT.
+    milvus_index: str = field(default_factory=lambda: os.environ.get("YUWEN_MILVUS_INDEX", "auto"))
+    milvus_hnsw_m: int = field(default_factory=lambda: int(os.environ.get("YUWEN_MILVUS_HNSW_M", "32")))
+    milvus_hnsw_ef: int = field(default_factory=lambda: int(os.environ.get("YUWEN_MILVUS_HNSW_EF", "128")))
+    # BM25 tokens in Milvus: yuwen (our jieba tokens, as the local store) or jieba (Milvus's own analyser).
+    milvus_analyzer: str = field(default_factory=lambda: os.environ.get("YUWEN_MILVUS_ANALYZER", "yuwen"))
+    # Hybrid fusion: client (our three-way RRF, as local) or server (Milvus's RRFRanker over dense + BM25).
+    milvus_fusion: str = field(default_factory=lambda: os.environ.get("YUWEN_MILVUS_FUSION", "client"))

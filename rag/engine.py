@@ -24,10 +24,10 @@ from .retrieve import MODES, Hit, retrieve, widen
 from .store import (
     IndexIncompatibleError,
     IndexMissingError,
-    IndexReader,
     corpus_fingerprint,
     describe_corpus_change,
 )
+from .stores import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def check_k(k: object) -> int:
 class Engine:
     """An index opened for questions. Open once per process; ``ask`` is safe across threads."""
 
-    reader: IndexReader
+    reader: Store
     embedder: Embedder
     corpus_dir: Path
     warnings: list[str] = field(default_factory=list)
@@ -108,12 +108,12 @@ class Engine:
         settings = Settings()
         index_dir = Path(index_dir or settings.index_dir)
         corpus_dir = Path(corpus_dir or settings.corpus_dir)
-        reader = IndexReader(index_dir)
+        reader = open_store(index_dir)
         # One query at a time: FAISS's thread team only adds waiting (10-50x slower under load,
         # benchmarks/RESULTS.md); concurrent users are served by the web app's own workers.
-        import faiss
+        from .vectors import set_threads
 
-        faiss.omp_set_num_threads(1)
+        set_threads(1)
         m = reader.manifest
         wanted = embedder or settings.embedder
         if wanted != m.embedder:
@@ -174,10 +174,10 @@ class Engine:
             fresh = Engine.open(self.reader.index_dir, self.corpus_dir, embedder=self.manifest.embedder,
                                 chunking=ChunkSettings(**self.manifest.chunking), model=self.model)
         except Exception as exc:
-            log.warning("a newer build is not usable, answering from %s: %s", self.reader.build.name, exc)
+            log.warning("a newer build is not usable, answering from %s: %s", self.reader.build_name, exc)
             self.reader.recheck_after(30.0)
             return self
-        log.info("switched to %s", fresh.reader.build.name)
+        log.info("switched to %s", fresh.reader.build_name)
         return fresh
 
     def query_vector(self, question: str) -> np.ndarray:
@@ -312,8 +312,8 @@ class Engine:
             "stale": bool(self.warnings),
             "warnings": list(self.warnings),
             "index_dir": str(self.reader.index_dir),
-            "build": self.reader.build.name,
-            "integrity": ("checksums verified on open" if self.manifest.files and self.reader.verified_fully
+            "build": self.reader.build_name,
+            "integrity": getattr(self.reader, "integrity", None) or ("checksums verified on open" if self.manifest.files and self.reader.verified_fully
                           else "sizes verified on open (`rag status --check` verifies checksums)" if self.manifest.files
                           else "no checksums (built by an older version; `rag index --full` adds them)"),
             "last_update": describe_update(self.manifest),

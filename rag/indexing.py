@@ -17,7 +17,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .bm25 import build_bm25
 from .chunking import ChunkSettings, chunk_article
 from .config import Settings
 from .documents import Article, Chunk
@@ -26,15 +25,13 @@ from .store import (
     FORMAT_VERSION,
     IndexIncompatibleError,
     IndexMissingError,
-    IndexReader,
     Manifest,
     file_sha256,
-    read_manifest,
     remove_stale_builds,
-    write_index,
 )
+from .stores import Store, backend_of, current_spec, open_store, write_store
 from .units import answer_units
-from .vectors import build_vectors, choose_kind
+from .vectors import choose_kind
 from .writelock import WriteLock
 
 log = logging.getLogger(__name__)
@@ -81,7 +78,7 @@ def build_index(
         raise CorpusEmptyError(f"Corpus folder {corpus_dir}/ does not exist.")
 
     with WriteLock(index_dir, command):
-        remove_stale_builds(index_dir)
+        _remove_stale(index_dir)
         prev = None if full else _Previous.open(index_dir, embedder_name, chunking)
         report(0.0, f"reading {corpus_dir}/")
         files, errors = list_corpus(corpus_dir)
@@ -141,7 +138,7 @@ def build_index_from_articles(
     if not articles:
         raise CorpusEmptyError("No article to index.")
     with WriteLock(index_dir, "rag index"):
-        remove_stale_builds(index_dir)
+        _remove_stale(index_dir)
         prev = _Previous.open(index_dir, embedder_name, chunking)
         return _build(articles, index_dir, embedder_name, chunking, vector_kind, report, prev, fingerprint or {},
                       [str(e) for e in errors or []], {}, started)
@@ -199,7 +196,7 @@ def remove_from_index(items: Iterable[str], corpus_dir: Path | str, index_dir: P
     article id) out of the index from now on, and update it. The files themselves are not
     touched; `rag add FILE` takes a file back."""
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    reader = IndexReader(index_dir, verify=False)
+    reader = open_store(index_dir, verify=False)
     try:
         articles = reader.articles()
         files = {a.file for a in articles.values()}
@@ -225,7 +222,7 @@ def _exclusions(index_dir: Path, prev: "_Previous | None", include: set[str], ex
     """The files and article ids left out from now on: those the live build left out (even when
     it is not reused, e.g. with ``--full``), less the files taken back, plus ``exclude``."""
     try:
-        before = (prev.manifest if prev else read_manifest(index_dir)).excluded or {}
+        before = (prev.manifest if prev else _live_manifest(index_dir)).excluded or {}
     except (IndexMissingError, IndexIncompatibleError):
         before = {}
     new_files = {x for x in exclude if x in files or x.lower().endswith((".txt", ".md"))}
@@ -235,6 +232,20 @@ def _exclusions(index_dir: Path, prev: "_Previous | None", include: set[str], ex
     excluded_articles = {a for a in before.get("articles", []) if a.rsplit("-", 1)[0] not in prefixes}
     excluded_articles |= exclude - new_files
     return excluded_files, excluded_articles
+
+
+def _remove_stale(index_dir: Path) -> None:
+    """Leftover build folders go (the local store's; a Milvus store keeps no folders)."""
+    if backend_of(current_spec()) == "local":
+        remove_stale_builds(index_dir)
+
+
+def _live_manifest(index_dir: Path) -> Manifest:
+    reader = open_store(index_dir, verify=False)
+    try:
+        return reader.manifest
+    finally:
+        reader.close()
 
 
 def content_key(a: Article) -> str:
@@ -250,7 +261,7 @@ def _text_key(text: str) -> bytes:
 class _Previous:
     """The live build, opened to reuse what it holds."""
 
-    reader: IndexReader
+    reader: Store
     manifest: Manifest
     articles: dict[str, Article]
     chunks_by_article: dict[str, list[Chunk]] = field(default_factory=dict)
@@ -265,7 +276,7 @@ class _Previous:
         """The live build when its vectors can be reused (same embedder, chunker and format, not
         damaged); None otherwise."""
         try:
-            reader = IndexReader(index_dir)
+            reader = open_store(index_dir)
         except IndexMissingError:
             return None
         except IndexIncompatibleError as exc:
@@ -413,9 +424,7 @@ def _build_once(
         dim = fresh.shape[1]
         vectors = _fill(vectors, p_missing, fresh[: len(p_missing)], dim)
         sentence_vectors = _fill(sentence_vectors, s_missing, fresh[len(p_missing):], dim)
-    report(0.95, "building BM25 and vector indexes")
-    bm25 = build_bm25(passage_texts)
-    vector_index = build_vectors(vectors, kind)
+    report(0.95, "writing BM25 and vector indexes")
     if model is not None:
         embedder_id, dim, precision = model.id, model.dim, model.precision
     else:
@@ -438,11 +447,7 @@ def _build_once(
         excluded=excluded,
         update=update,
     )
-    write_index(
-        index_dir, manifest, articles, chunks, vector_index, bm25, units, sentence_vectors,
-        sentence_chunks=_sentence_chunks(units, chunks),
-        passage_vectors=vectors if kind not in ("flat", "hnsw") else None,
-    )
+    write_store(index_dir, manifest, articles, chunks, vectors, units, sentence_vectors, _sentence_chunks(units, chunks))
     manifest.build_seconds = round(time.perf_counter() - started, 2)
     report(1.0, f"index ready: {len(articles)} articles, {len(chunks)} passages")
     return manifest
@@ -484,6 +489,7 @@ def _same_build(prev: _Previous, articles: list[Article], chunks: list[Chunk], f
         and excluded == (m.excluded or {"files": [], "articles": []})
         and kind == m.vector_kind
         and bool(m.files)
+        and not getattr(prev.reader, "stale_layout", False)
     )
 
 

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bm25 import search_bm25
 from .documents import Chunk
 from .embedders import Embedder
-from .store import IndexReader
-from .vectors import search_vectors
+from .stores import Store
 
 MODES = ("hybrid", "dense", "bm25")
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first ranks
@@ -40,34 +38,8 @@ def fuse(rankings: list[list[int]], weights: list[float] | None = None, k: int =
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-def _by_best_sentence(reader: IndexReader, query: np.ndarray, n: int) -> list[int]:
-    """Chunk rows ranked by their single best-matching sentence: a passage whose one sentence
-    answers the question outranks a passage that is only broadly on topic."""
-    found = reader.sentence_index()
-    if found is None:
-        return []
-    index, owners = found
-    ids, _ = search_vectors(index, query, 4 * n)
-    ranked: list[int] = []
-    seen: set[int] = set()
-    for sid in ids:
-        for row in owners[int(sid)]:
-            if row not in seen:
-                seen.add(row)
-                ranked.append(row)
-    return ranked[:n]
-
-
-def _stored_vector(reader: IndexReader, row: int) -> np.ndarray | None:
-    """The passage vector the index holds for ``row``, if its kind of index can give it back."""
-    try:
-        return np.asarray(reader.vectors.reconstruct(int(row)), dtype=np.float32)
-    except RuntimeError:  # an index kind that keeps no vectors (IVF-PQ without a direct map)
-        return None
-
-
 def retrieve(
-    reader: IndexReader,
+    reader: Store,
     embedder: Embedder,
     question: str,
     k: int = 5,
@@ -90,14 +62,14 @@ def retrieve(
     sentence_rows: list[int] = []
     if mode in ("hybrid", "dense"):
         q = query_vector if query_vector is not None else embedder.encode_queries([question])[0]
-        ids, scores = search_vectors(reader.vectors, q, n)
+        ids, scores = reader.dense(q, n)
         dense_rows = [int(i) for i in ids]
         dense_scores = {int(i): float(s) for i, s in zip(ids, scores)}
-        sentence_rows = _by_best_sentence(reader, q, n)
+        sentence_rows = reader.sentence_rows(q, n)
     bm25_rows: list[int] = []
     bm25_scores: dict[int, float] = {}
     if mode in ("hybrid", "bm25"):
-        ids, scores = search_bm25(reader.bm25, question, n)
+        ids, scores = reader.lexical(question, n)
         bm25_rows = [int(i) for i in ids]
         bm25_scores = {int(i): float(s) for i, s in zip(ids, scores)}
 
@@ -109,6 +81,9 @@ def retrieve(
         ranked = [(r, bm25_scores[r]) for r in bm25_rows]
     elif mode == "dense":
         ranked = fuse([dense_rows, sentence_rows]) if sentence_rows else [(r, dense_scores[r]) for r in dense_rows]
+    elif getattr(reader, "server_fusion", False):
+        # The store fuses passage vectors and BM25 itself (Milvus's RRFRanker); no sentence ranking.
+        ranked = [(r, sc) for r, sc in reader.hybrid(q, question, n) if r not in hidden][:wanted]
     else:
         ranked = fuse([dense_rows, bm25_rows, sentence_rows])
     ranked = ranked[:k]
@@ -118,7 +93,7 @@ def retrieve(
         # computed for the few hits the dense ranking did not score.
         for r, _ in ranked:
             if r not in dense_scores:
-                v = _stored_vector(reader, r)
+                v = reader.passage_vector(r)
                 if v is not None:
                     dense_scores[r] = float(v @ query_vector)
     dense_rank = {r: i + 1 for i, r in enumerate(dense_rows)}

@@ -25,9 +25,9 @@ from typing import Iterable
 
 import numpy as np
 
-from .bm25 import load_bm25, save_bm25
+from .bm25 import build_bm25, load_bm25, save_bm25, search_bm25
 from .documents import Article, Chunk
-from .vectors import build_vectors, load_vectors, save_vectors
+from .vectors import build_vectors, index_ids, load_vectors, reconstruct, reconstruct_all, save_vectors, search_vectors
 from .writelock import IndexWriteError
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,17 @@ CREATE TABLE sentence_chunks (sentence_row INTEGER, chunk_row INTEGER);
 
 def new_build_name() -> str:
     return f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+
+
+def write_local(index_dir: Path, manifest: Manifest, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray,
+                units: list[tuple[str, int, int]], sentence_vectors: np.ndarray | None,
+                sentence_chunks: list[tuple[int, int]]) -> Path:
+    """BM25 and FAISS over ``chunks`` and ``vectors``, written as a new build (see :func:`write_index`)."""
+    bm25 = build_bm25([c.embed_text() for c in chunks])
+    vector_index = build_vectors(vectors, manifest.vector_kind)
+    return write_index(index_dir, manifest, articles, chunks, vector_index, bm25, units, sentence_vectors,
+                       sentence_chunks=sentence_chunks,
+                       passage_vectors=vectors if manifest.vector_kind not in ("flat", "hnsw") else None)
 
 
 def write_index(
@@ -351,6 +362,7 @@ class IndexReader:
     def __init__(self, index_dir: Path, mmap: bool = False, verify: bool | None = None):
         self.index_dir = Path(index_dir)
         self.build = live_build(self.index_dir)
+        self.build_name = self.build.name
         self.manifest = _manifest_of(self.build, self.index_dir)
         if self.manifest.format_version != FORMAT_VERSION:
             raise IndexIncompatibleError(
@@ -417,6 +429,34 @@ class IndexReader:
         """Let :meth:`changed` look at ``CURRENT`` again only after ``seconds``."""
         self._next_check = time.monotonic() + seconds
 
+    def dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosines of the ``n`` passages nearest to ``query``, best first."""
+        return search_vectors(self.vectors, query, n)
+
+    def lexical(self, question: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and BM25 scores of the ``n`` best passages for the words of ``question``."""
+        return search_bm25(self.bm25, question, n)
+
+    def sentence_rows(self, query: np.ndarray, n: int) -> list[int]:
+        """Passage rows ranked by their single best-matching answer sentence: a passage whose one
+        sentence answers the question outranks a passage that is only broadly on topic."""
+        if self._sentence_index is None:
+            return []
+        index, owners = self._sentence_index
+        ids, _ = search_vectors(index, query, 4 * n)
+        ranked: list[int] = []
+        seen: set[int] = set()
+        for sid in ids:
+            for row in owners[int(sid)]:
+                if row not in seen:
+                    seen.add(row)
+                    ranked.append(row)
+        return ranked[:n]
+
+    def passage_vector(self, row: int) -> np.ndarray | None:
+        """The passage vector stored for ``row``, if this kind of index can give it back."""
+        return reconstruct(self.vectors, row)
+
     def sentence_index(self) -> tuple[object, list[list[int]]] | None:
         """The FAISS index of answer sentences and, per sentence row, the chunk rows holding it;
         None for a build without sentence vectors."""
@@ -465,19 +505,7 @@ class IndexReader:
         path = self.build / "vectors.npy"
         if path.is_file():
             return np.load(path, mmap_mode="r")
-        import faiss
-
-        inner = faiss.downcast_index(self.vectors.index) if hasattr(self.vectors, "index") else self.vectors
-        if not isinstance(inner, (faiss.IndexFlat, faiss.IndexHNSWFlat)) or self.vectors.ntotal == 0:
-            return None
-        try:
-            ids = faiss.vector_to_array(self.vectors.id_map)
-            if not np.array_equal(ids, np.arange(len(ids))):
-                return None
-            return inner.reconstruct_n(0, inner.ntotal)
-        except Exception:  # an index kind that cannot give its vectors back
-            log.info("stored passage vectors cannot be reconstructed", exc_info=True)
-            return None
+        return reconstruct_all(self.vectors)
 
     def rows_of_articles(self, article_ids: Iterable[str]) -> frozenset[int]:
         """The chunk rows cut from the articles ``article_ids``."""
@@ -518,10 +546,8 @@ class IndexReader:
         if not self.manifest.files:
             problems.append(f"{self.build.name} has no checksums (built by an older version); "
                             f"rebuild it with `rag index --index {self.index_dir}` to have them")
-        import faiss
-
         n_rows = self._query("SELECT COUNT(*) FROM chunks")[0][0]
-        ids = faiss.vector_to_array(self.vectors.id_map) if hasattr(self.vectors, "id_map") else np.arange(self.vectors.ntotal)
+        ids = index_ids(self.vectors)
         if sorted(ids.tolist()) != list(range(n_rows)):
             problems.append(f"vectors and chunk rows disagree ({len(ids)} vectors, {n_rows} rows)")
         n_docs = int(self.bm25.scores.get("num_docs", -1)) if isinstance(getattr(self.bm25, "scores", None), dict) else -1

@@ -78,3 +78,36 @@ def search_vectors(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.nd
     scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
     keep = ids[0] >= 0
     return ids[0][keep], scores[0][keep]
+
+
+def set_threads(n: int) -> None:
+    """FAISS's OpenMP threads for searches in this process."""
+    faiss.omp_set_num_threads(n)
+
+
+def index_ids(index: faiss.Index) -> np.ndarray:
+    """The ids an index holds (its id map's, else 0..n-1)."""
+    return faiss.vector_to_array(index.id_map) if hasattr(index, "id_map") else np.arange(index.ntotal)
+
+
+def reconstruct(index: faiss.Index, row: int) -> np.ndarray | None:
+    """The vector stored under id ``row``, or None for an index kind that keeps no vectors."""
+    try:
+        return np.asarray(index.reconstruct(int(row)), dtype=np.float32)
+    except RuntimeError:  # IVF-PQ without a direct map
+        return None
+
+
+def reconstruct_all(index: faiss.Index) -> np.ndarray | None:
+    """Every vector by id 0..n-1 when the index can give them back exactly (flat, HNSW); else None."""
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    if not isinstance(inner, (faiss.IndexFlat, faiss.IndexHNSWFlat)) or index.ntotal == 0:
+        return None
+    try:
+        ids = index_ids(index)
+        if not np.array_equal(ids, np.arange(len(ids))):
+            return None
+        return inner.reconstruct_n(0, inner.ntotal)
+    except Exception:  # an index kind that cannot give its vectors back
+        log.info("stored passage vectors cannot be reconstructed", exc_info=True)
+        return None

@@ -1,0 +1,643 @@
+"""The Milvus store: the index's passages, answer sentences and articles in Milvus collections.
+
+One family of collections per index (named after the index folder): ``<name>_passages`` (chunk id
+as primary key, dense vector, the passage's words analysed by jieba into a BM25 sparse field,
+article id, title, file, span), ``<name>_units`` (answer sentences with their vectors and the
+passages holding them) and ``<name>_articles`` (each article's record, in pieces). The manifest
+lives in the passages collection's properties, so an index built with another embedder or chunker
+is refused exactly as the local one. Updates upsert and delete by primary key only what changed.
+pymilvus is imported here only; it speaks the same API to milvus-lite (one file, embedded) and to
+a Milvus server or cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .config import Settings
+from .documents import Article, Chunk
+from .lexical import tokenize
+from .store import FORMAT_VERSION, IndexDamagedError, IndexIncompatibleError, IndexMissingError, Manifest
+from .stores import StoreError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+PIECE_CHARS = 16_000  # an article record is stored in pieces of this many characters (VARCHAR holds 65 535 bytes)
+BATCH = 512
+MAX_CHUNKS_PER_UNIT = 32
+_PASSAGE_FIELDS = {"id", "key", "article_id", "aord", "ordinal", "start", "end", "text", "words", "sparse", "dense",
+                   "title", "file", "byline", "h"}
+_CHUNK_FIELDS = ["key", "id", "article_id", "aord", "ordinal", "start", "end", "text", "title", "file", "byline"]
+
+
+def _pymilvus():
+    # milvus-lite serves the client over an in-process gRPC server whose C core and Python side
+    # log keep-alive chatter and an unimplemented timestamp call (query_iterator falls back by
+    # itself); our errors say what matters in one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+    try:
+        import pymilvus
+    except ImportError:
+        raise StoreError("The Milvus store needs pymilvus and milvus-lite: pip install 'yuwen[milvus]'.") from None
+    # pymilvus logs every failed call with a traceback and every iterator with a warning; our
+    # errors say it in one line.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    return pymilvus
+
+
+def row_key(chunk_id: str) -> int:
+    """The passage's row number in this store: a stable 63-bit hash of its chunk id."""
+    return int.from_bytes(hashlib.blake2b(chunk_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") >> 1
+
+
+def _digest(*parts) -> str:
+    return hashlib.blake2b(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def collection_prefix(index_dir: Path) -> str:
+    """``yuwen_<index folder name>``, in the characters Milvus allows in a collection name."""
+    name = re.sub(r"[^0-9A-Za-z_]", "_", Path(index_dir).resolve().name or "index")
+    return f"yuwen_{name}"[:200]
+
+
+ANALYZERS = {"yuwen": {"tokenizer": "standard"}, "jieba": {"tokenizer": "jieba"}}
+K1, B = 1.5, 0.75  # bm25s's defaults (Lucene BM25), so both stores score alike
+
+
+def lexical_text(text: str, analyzer: str = "yuwen") -> str:
+    """What the BM25 field holds and what a question is searched with. ``yuwen``: our own jieba
+    search tokens (stopwords and punctuation out, as the local BM25 counts them), each written as
+    an ASCII code word so that Milvus's standard analyser keeps exactly those tokens. ``jieba``:
+    the text itself, cut by Milvus's own jieba analyser."""
+    if analyzer == "jieba":
+        return text
+    # A text without words keeps one placeholder token, as in the local BM25, so lengths agree.
+    return " ".join(_code(t) for t in tokenize(text)) or _code("\u2205")
+
+
+def _code(token: str) -> str:
+    return "w" + hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
+def _analyzer() -> str:
+    name = Settings().milvus_analyzer
+    if name not in ANALYZERS:
+        raise StoreError(f"YUWEN_MILVUS_ANALYZER must be yuwen or jieba, not '{name}'.")
+    return name
+
+
+def connect(spec: str):
+    """A MilvusClient for ``spec``, or StoreError in one line saying what failed."""
+    pm = _pymilvus()
+    if spec.startswith("milvus-lite://"):
+        path = Path(spec[len("milvus-lite://"):]).expanduser()
+        if path.suffix != ".db":
+            raise StoreError(f"A milvus-lite store is a file ending in .db, not '{path}': use milvus-lite:///path/to/index.db.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create {path.parent}/ for the milvus-lite store ({exc.strerror or exc}).") from None
+        uri, token = str(path.resolve()), ""
+    else:
+        uri, token = spec, Settings().milvus_token
+    try:
+        return pm.MilvusClient(uri=uri, token=token, timeout=10)
+    except Exception as exc:  # pymilvus raises MilvusException, or a grpc error, for every way a connection fails
+        raise StoreError(f"Cannot reach the Milvus store at {spec} ({_reason(exc)}): start it, or check the URI "
+                         "and YUWEN_MILVUS_TOKEN.") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return re.sub(r"\s+", " ", str(text)).strip()[:160] or type(exc).__name__
+
+
+class _Names:
+    def __init__(self, index_dir: Path):
+        p = collection_prefix(index_dir)
+        self.passages, self.units, self.articles = f"{p}_passages", f"{p}_units", f"{p}_articles"
+
+    def all(self) -> tuple[str, str, str]:
+        return self.passages, self.units, self.articles
+
+
+def _vector_index(n: int, dim: int) -> tuple[str, dict]:
+    s = Settings()
+    kind = s.milvus_index.upper()
+    if kind == "AUTO":
+        kind = "FLAT" if n <= 50_000 else "HNSW"
+    if kind == "HNSW":
+        return kind, {"M": s.milvus_hnsw_m, "efConstruction": 80}
+    if kind == "IVF_FLAT":
+        return kind, {"nlist": max(16, min(65536, int(4 * np.sqrt(max(n, 1)))))}
+    if kind == "FLAT":
+        return kind, {}
+    raise StoreError(f"YUWEN_MILVUS_INDEX must be auto, FLAT, HNSW or IVF_FLAT, not '{s.milvus_index}'.")
+
+
+def _search_params(kind: str, n: int) -> dict:
+    if kind == "HNSW":
+        return {"metric_type": "IP", "params": {"ef": max(Settings().milvus_hnsw_ef, n)}}
+    if kind == "IVF_FLAT":
+        return {"metric_type": "IP", "params": {"nprobe": 32}}
+    return {"metric_type": "IP"}
+
+
+def _create(client, names: _Names, dim: int, n: int) -> None:
+    pm = _pymilvus()
+    dt = pm.DataType
+    kind, params = _vector_index(n, dim)
+    analyzer = _analyzer()
+    props = {"yuwen.schema": SCHEMA_VERSION, "yuwen.state": "empty", "yuwen.vector_index": kind, "yuwen.analyzer": analyzer}
+
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("id", dt.VARCHAR, is_primary=True, max_length=512)
+    s.add_field("key", dt.INT64)
+    s.add_field("article_id", dt.VARCHAR, max_length=512)
+    s.add_field("aord", dt.INT64)
+    s.add_field("ordinal", dt.INT64)
+    s.add_field("start", dt.INT64)
+    s.add_field("end", dt.INT64)
+    s.add_field("text", dt.VARCHAR, max_length=65535)
+    s.add_field("words", dt.VARCHAR, max_length=65535, enable_analyzer=True,
+                analyzer_params=ANALYZERS[analyzer])
+    s.add_field("sparse", dt.SPARSE_FLOAT_VECTOR)
+    s.add_field("dense", dt.FLOAT_VECTOR, dim=dim)
+    s.add_field("title", dt.VARCHAR, max_length=4096)
+    s.add_field("file", dt.VARCHAR, max_length=4096)
+    s.add_field("byline", dt.VARCHAR, max_length=4096)
+    s.add_field("h", dt.VARCHAR, max_length=64)
+    s.add_function(pm.Function(name="words_bm25", function_type=pm.FunctionType.BM25, input_field_names=["words"],
+                               output_field_names=["sparse"]))
+    ip = client.prepare_index_params()
+    ip.add_index(field_name="dense", index_type=kind, metric_type="IP", params=params)
+    ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                 params={"bm25_k1": K1, "bm25_b": B})
+    client.create_collection(names.passages, schema=s, index_params=ip, properties=props)
+
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("id", dt.VARCHAR, is_primary=True, max_length=600)
+    s.add_field("article_id", dt.VARCHAR, max_length=512)
+    s.add_field("ord", dt.INT64)
+    s.add_field("start", dt.INT64)
+    s.add_field("end", dt.INT64)
+    s.add_field("chunks", dt.ARRAY, element_type=dt.INT64, max_capacity=MAX_CHUNKS_PER_UNIT)
+    s.add_field("dense", dt.FLOAT_VECTOR, dim=dim)
+    s.add_field("h", dt.VARCHAR, max_length=64)
+    ip = client.prepare_index_params()
+    ip.add_index(field_name="dense", index_type=kind, metric_type="IP", params=params)
+    client.create_collection(names.units, schema=s, index_params=ip, properties=props)
+
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("id", dt.VARCHAR, is_primary=True, max_length=600)
+    s.add_field("article_id", dt.VARCHAR, max_length=512)
+    s.add_field("ordinal", dt.INT64)
+    s.add_field("part", dt.INT64)
+    s.add_field("data", dt.VARCHAR, max_length=65535)
+    s.add_field("h", dt.VARCHAR, max_length=64)
+    s.add_field("v", dt.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection; unused
+    ip = client.prepare_index_params()
+    ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
+    client.create_collection(names.articles, schema=s, index_params=ip, properties=props)
+
+
+def _props(client, name: str) -> dict:
+    return dict(client.describe_collection(name).get("properties") or {})
+
+
+def _set_props(client, name: str, **props: str) -> None:
+    client.alter_collection_properties(name, properties={f"yuwen.{k}": v for k, v in props.items()})
+
+
+def _ours(client, name: str) -> bool:
+    return _props(client, name).get("yuwen.schema") is not None
+
+
+def _dense_dim(client, name: str) -> int | None:
+    for f in client.describe_collection(name).get("fields", []):
+        if f.get("name") == "dense":
+            return int((f.get("params") or {}).get("dim", 0)) or None
+    return None
+
+
+def _schema_problem(client, names: _Names, spec: str) -> str | None:
+    """Why the collections are not the ones this version writes, or None."""
+    for name in names.all():
+        if not client.has_collection(name):
+            return f"collection {name} is missing"
+        props = _props(client, name)
+        if props.get("yuwen.schema") != SCHEMA_VERSION:
+            return f"collection {name} has schema {props.get('yuwen.schema') or 'of another program'}, this version writes {SCHEMA_VERSION}"
+    fields = {f.get("name") for f in client.describe_collection(names.passages).get("fields", [])}
+    if fields != _PASSAGE_FIELDS:
+        return f"collection {names.passages} has fields {sorted(fields)}"
+    return None
+
+
+def _scan(client, name: str, fields: list[str], filter: str = "") -> list[dict]:
+    """Every row of ``name`` (or those matching ``filter``), in batches."""
+    out: list[dict] = []
+    it = client.query_iterator(name, batch_size=2000, filter=filter, output_fields=fields)
+    try:
+        while True:
+            batch = it.next()
+            if not batch:
+                break
+            out.extend(batch)
+    finally:
+        it.close()
+    return out
+
+
+def _sync(client, name: str, rows: list[dict]) -> tuple[int, int]:
+    """Make ``rows`` (with ``id`` and content digest ``h``) the content of ``name``: delete what is
+    gone, upsert what is new or changed. Returns (upserted, deleted)."""
+    stored = {r["id"]: r["h"] for r in _scan(client, name, ["id", "h"])}
+    wanted = {r["id"] for r in rows}
+    gone = [i for i in stored if i not in wanted]
+    for i in range(0, len(gone), BATCH):
+        client.delete(name, ids=gone[i:i + BATCH])
+    todo = [r for r in rows if stored.get(r["id"]) != r["h"]]
+    write = client.upsert if stored else client.insert  # an empty collection needs no look-up per key
+    for i in range(0, len(todo), BATCH):
+        write(name, todo[i:i + BATCH])
+    return len(todo), len(gone)
+
+
+def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[Article], chunks: list[Chunk],
+                 vectors: np.ndarray, units: list[tuple[str, int, int]], sentence_vectors: np.ndarray | None,
+                 sentence_chunks: list[tuple[int, int]]) -> None:
+    """Bring the collections of ``index_dir`` to exactly these articles, passages and sentences.
+
+    The state property is ``writing`` until every row and the manifest are in, so a reader never
+    takes a half-written update for a sound index (it is refused, and the next `rag index` redoes it)."""
+    names = _Names(index_dir)
+    client = connect(spec)
+    try:
+        try:
+            fresh = False
+            if any(client.has_collection(n) for n in names.all()):
+                foreign = [n for n in names.all() if client.has_collection(n) and not _ours(client, n)]
+                if foreign:
+                    raise StoreError(f"The Milvus store {spec} holds a collection {foreign[0]} that yuwen did not create; "
+                                     "it is left alone: index into another folder name (--index).")
+                if _schema_problem(client, names, spec) or _dense_dim(client, names.passages) != manifest.dim or \
+                        _props(client, names.passages).get("yuwen.vector_index") != _vector_index(len(chunks), manifest.dim)[0] or \
+                        _props(client, names.passages).get("yuwen.analyzer") != _analyzer():
+                    for n in names.all():
+                        if client.has_collection(n):
+                            client.drop_collection(n)
+                    fresh = True
+            else:
+                fresh = True
+            if fresh:
+                _create(client, names, manifest.dim, len(chunks))
+            for n in names.all():
+                _set_props(client, n, state="writing")
+            analyzer = _props(client, names.passages).get("yuwen.analyzer", "jieba")
+            ordinal = {a.id: i for i, a in enumerate(articles)}
+            keys = [row_key(c.id) for c in chunks]
+            p_rows = []
+            for c, key, v in zip(chunks, keys, vectors):
+                vec = np.asarray(v, dtype=np.float32)
+                p_rows.append({
+                    "id": c.id, "key": key, "article_id": c.article_id, "aord": ordinal[c.article_id], "ordinal": c.ordinal,
+                    "start": c.start, "end": c.end, "text": c.text, "words": lexical_text(c.embed_text(), analyzer),
+                    "dense": vec.tolist(), "title": c.title, "file": c.file, "byline": c.byline or "",
+                    "h": _digest(c.id, c.article_id, ordinal[c.article_id], c.ordinal, c.start, c.end, c.text, c.title, c.file,
+                                 c.byline, vec.tobytes().hex()),
+                })
+            owners: dict[int, list[int]] = {}
+            for srow, crow in sentence_chunks:
+                owners.setdefault(srow, []).append(keys[crow])
+            u_rows = []
+            svecs = sentence_vectors if sentence_vectors is not None else np.zeros((0, manifest.dim), np.float32)
+            for i, ((aid, s, e), v) in enumerate(zip(units, svecs)):
+                vec = np.asarray(v, dtype=np.float32)
+                held = owners.get(i, [])[:MAX_CHUNKS_PER_UNIT]
+                u_rows.append({"id": f"{aid}:{s}:{e}", "article_id": aid, "ord": i, "start": s, "end": e, "chunks": held,
+                               "dense": vec.tolist(), "h": _digest(i, held, vec.tobytes().hex())})
+            a_rows = []
+            for i, a in enumerate(articles):
+                data = json.dumps(asdict(a), ensure_ascii=False)
+                pieces = [data[j:j + PIECE_CHARS] for j in range(0, len(data), PIECE_CHARS)] or [""]
+                for part, piece in enumerate(pieces):
+                    a_rows.append({"id": f"{a.id}#{part}", "article_id": a.id, "ordinal": i, "part": part, "data": piece,
+                                   "h": _digest(i, piece), "v": [0.0, 0.0]})
+            done = {n: _sync(client, n, rows) for n, rows in ((names.articles, a_rows), (names.passages, p_rows),
+                                                               (names.units, u_rows))}
+            for n in names.all():
+                client.flush(n)
+            manifest.files = {"passages": [len(p_rows), ""], "units": [len(u_rows), ""], "articles": [len(articles), ""]}
+            generation = str(time.time_ns())
+            _set_props(client, names.passages, manifest=json.dumps(asdict(manifest), ensure_ascii=False),
+                       generation=generation)
+            for n in names.all():
+                _set_props(client, n, state="ready")
+            log.info("milvus store %s updated: %s", spec, {n: f"+{u} -{d}" for n, (u, d) in done.items()})
+        except StoreError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pymilvus", "grpc")):
+                raise StoreError(f"Writing to the Milvus store {spec} failed ({_reason(exc)}); run the command again "
+                                 "(an interrupted update is redone).") from None
+            raise
+    finally:
+        client.close()
+
+
+class MilvusStore:
+    """Read access to an index held in Milvus (the Store protocol of stores.py)."""
+
+    verified_fully = False
+    integrity = "passage count checked on open (`rag status --check` checks every collection)"
+
+    def __init__(self, index_dir: Path, spec: str, client, names: _Names, manifest: Manifest, props: dict):
+        self.index_dir, self.spec, self._client, self._names = index_dir, spec, client, names
+        self.manifest = manifest
+        self._generation = props.get("yuwen.generation", "")
+        self.build_name = f"{names.passages.removesuffix('_passages')} @ {spec}"
+        self._kind = props.get("yuwen.vector_index", "FLAT")
+        self._analyzer = props.get("yuwen.analyzer", "jieba")  # collections written before the choice: jieba
+        # Settings that only a rewrite of the collections applies (``rag index`` then rewrites them).
+        self.stale_layout = self._analyzer != Settings().milvus_analyzer or \
+            self._kind != _vector_index(manifest.chunks, manifest.dim)[0]
+        self.server_fusion = Settings().milvus_fusion == "server"  # hybrid ranked by Milvus's RRFRanker, not ours
+        self._lock = threading.Lock()
+        self._next_check = time.monotonic() + 1.0
+        self._articles: dict[str, Article] | None = None
+        self._all: list[dict] | None = None
+        self._units: list[dict] | None = None
+        self._unit_cache: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+        self._bm25 = None
+
+    @classmethod
+    def open(cls, index_dir: Path, spec: str) -> "MilvusStore":
+        """The index of ``index_dir`` in the store ``spec``; IndexMissingError, IndexIncompatibleError
+        or StoreError in one line when it cannot be searched."""
+        if Settings().milvus_fusion not in ("client", "server"):
+            raise StoreError(f"YUWEN_MILVUS_FUSION must be client or server, not '{Settings().milvus_fusion}'.")
+        names = _Names(index_dir)
+        client = connect(spec)
+        try:
+            rebuild = f"build it with `rag index --index {index_dir} --store {spec}`"
+            if not client.has_collection(names.passages):
+                raise IndexMissingError(f"No index in the Milvus store {spec} (no collection {names.passages}): {rebuild}.")
+            problem = _schema_problem(client, names, spec)
+            if problem:
+                raise IndexIncompatibleError(f"The Milvus store {spec} does not hold a yuwen index of this version "
+                                             f"({problem}); rebuild it with `rag index --full --index {index_dir} --store {spec}`.")
+            props = _props(client, names.passages)
+            if any(_props(client, n).get("yuwen.state") != "ready" for n in names.all()):
+                raise IndexDamagedError(f"index damaged: the last update of {names.passages} in {spec} did not finish; "
+                                        f"run `rag index --index {index_dir} --store {spec}` again.")
+            try:
+                manifest = Manifest.from_json(props["yuwen.manifest"])
+            except (KeyError, ValueError, TypeError):
+                raise IndexDamagedError(f"index damaged: {names.passages} in {spec} has no readable manifest; "
+                                        f"rebuild it with `rag index --full --store {spec}`.") from None
+            if manifest.format_version != FORMAT_VERSION:
+                raise IndexIncompatibleError(
+                    f"The index in {spec} has format version {manifest.format_version}; this version of yuwen reads "
+                    f"version {FORMAT_VERSION}. Rebuild it: `rag index --full --store {spec}`.")
+            for n in names.all():
+                client.load_collection(n)
+            stored = int(client.query(names.passages, filter="", output_fields=["count(*)"])[0]["count(*)"])
+            if stored != manifest.chunks:
+                raise IndexDamagedError(f"index damaged: {names.passages} in {spec} holds {stored} passages, its manifest "
+                                        f"{manifest.chunks}; rebuild it with `rag index --full --index {index_dir} --store {spec}`.")
+        except BaseException as exc:
+            client.close()
+            if type(exc).__module__.startswith(("pymilvus", "grpc")):
+                raise StoreError(f"The Milvus store {spec} cannot be read ({_reason(exc)}).") from None
+            raise
+        return cls(index_dir, spec, client, names, manifest, props)
+
+    # -- searching
+    def dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        found = self._search(self._names.passages, [np.asarray(query, np.float32).tolist()], "dense", n,
+                             _search_params(self._kind, n), ["key"])
+        return (np.array([h["entity"]["key"] for h in found], dtype=np.int64),
+                np.array([h["distance"] for h in found], dtype=np.float32))
+
+    def lexical(self, question: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if not tokenize(question):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        words = lexical_text(question, self._analyzer)
+        found = self._search(self._names.passages, [words], "sparse", n, {"metric_type": "BM25"}, ["key"])
+        # milvus-lite gives BM25 scores as negated distances (best first either way), and with
+        # the factor (k1 + 1) that bm25s leaves out: divided, they are the local store's scores.
+        scores = np.array([abs(h["distance"]) / (K1 + 1) for h in found], dtype=np.float32)
+        keys = np.array([h["entity"]["key"] for h in found], dtype=np.int64)
+        keep = scores > 0
+        return keys[keep], scores[keep]
+
+    def hybrid(self, query: np.ndarray, question: str, n: int, ranker: str = "rrf") -> list[tuple[int, float]]:
+        """Dense and BM25 fused by Milvus itself (RRFRanker(60), or WeightedRanker(0.5, 0.5)), best first."""
+        pm = _pymilvus()
+        reqs = [pm.AnnSearchRequest(data=[np.asarray(query, np.float32).tolist()], anns_field="dense",
+                                    param=_search_params(self._kind, n), limit=n)]
+        if tokenize(question):
+            words = lexical_text(question, self._analyzer)
+            reqs.append(pm.AnnSearchRequest(data=[words], anns_field="sparse", param={"metric_type": "BM25"}, limit=n))
+        fuse = pm.RRFRanker(60) if ranker == "rrf" else pm.WeightedRanker(*([0.5] * len(reqs)))
+        with self._lock:
+            found = self._call(lambda: self._client.hybrid_search(self._names.passages, reqs=reqs, ranker=fuse, limit=n,
+                                                                  output_fields=["key"]))
+        return [(int(h["entity"]["key"]), float(h["distance"])) for h in (found[0] if found else [])]
+
+    def sentence_rows(self, query: np.ndarray, n: int) -> list[int]:
+        found = self._search(self._names.units, [np.asarray(query, np.float32).tolist()], "dense", 4 * n,
+                             _search_params(self._kind, 4 * n), ["chunks"])
+        ranked: list[int] = []
+        seen: set[int] = set()
+        for h in found:
+            for key in h["entity"]["chunks"]:
+                if key not in seen:
+                    seen.add(key)
+                    ranked.append(int(key))
+        return ranked[:n]
+
+    def _search(self, name: str, data: list, field: str, n: int, params: dict, fields: list[str]) -> list[dict]:
+        if n <= 0:
+            return []
+        with self._lock:
+            found = self._call(lambda: self._client.search(name, data=data, anns_field=field, limit=min(n, 16384),
+                                                           search_params=params, output_fields=fields))
+        return list(found[0]) if found else []
+
+    def _call(self, fn):
+        try:
+            return fn()
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pymilvus", "grpc")):
+                raise StoreError(f"The Milvus store {self.spec} failed ({_reason(exc)}).") from None
+            raise
+
+    def _query(self, name: str, filter: str, fields: list[str]) -> list[dict]:
+        with self._lock:
+            return list(self._call(lambda: self._client.query(name, filter=filter, output_fields=fields)))
+
+    # -- records
+    def passage_vector(self, row: int) -> np.ndarray | None:
+        found = self._query(self._names.passages, f"key == {int(row)}", ["dense"])
+        return np.asarray(found[0]["dense"], dtype=np.float32) if found else None
+
+    def chunks(self, rows: Iterable[int]) -> list[Chunk]:
+        rows = [int(r) for r in rows]
+        if not rows:
+            return []
+        by_key = {}
+        for i in range(0, len(rows), 1000):
+            for r in self._query(self._names.passages, f"key in {rows[i:i + 1000]}", _CHUNK_FIELDS):
+                by_key[int(r["key"])] = _chunk(r)
+        return [by_key[r] for r in rows if r in by_key]
+
+    def _passages(self) -> list[dict]:
+        if self._all is None:
+            with self._lock:
+                rows = self._call(lambda: _scan(self._client, self._names.passages, _CHUNK_FIELDS + ["dense"]))
+            self._all = sorted(rows, key=lambda r: (r["aord"], r["ordinal"]))
+        return self._all
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every passage, in corpus order (the order of :meth:`passage_vectors`)."""
+        return [_chunk(r) for r in self._passages()]
+
+    def passage_vectors(self) -> np.ndarray | None:
+        rows = self._passages()
+        return np.asarray([r["dense"] for r in rows], dtype=np.float32) if rows else None
+
+    def chunk_texts(self) -> list[str]:
+        return [r["text"] for r in self._passages()]
+
+    def rows_of_articles(self, article_ids: Iterable[str]) -> frozenset[int]:
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return frozenset()
+        found = self._query(self._names.passages, f"article_id in {json.dumps(ids, ensure_ascii=False)}", ["key"])
+        return frozenset(int(r["key"]) for r in found)
+
+    def articles(self) -> dict[str, Article]:
+        if self._articles is None:
+            with self._lock:
+                rows = self._call(lambda: _scan(self._client, self._names.articles, ["article_id", "ordinal", "part", "data"]))
+            rows.sort(key=lambda r: (r["ordinal"], r["part"]))
+            out: dict[str, Article] = {}
+            pieces: dict[str, list[str]] = {}
+            for r in rows:
+                pieces.setdefault(r["article_id"], []).append(r["data"])
+            for aid, parts in pieces.items():
+                data = json.loads("".join(parts))
+                data["segments"] = [tuple(s) for s in data.get("segments", [])]
+                out[aid] = Article(**data)
+            self._articles = out
+        return self._articles
+
+    def _all_units(self) -> list[dict]:
+        if self._units is None:
+            with self._lock:
+                rows = self._call(lambda: _scan(self._client, self._names.units, ["ord", "article_id", "start", "end", "dense"]))
+            self._units = sorted(rows, key=lambda r: r["ord"])
+        return self._units
+
+    def sentence_spans(self) -> list[tuple[str, int, int]]:
+        return [(r["article_id"], r["start"], r["end"]) for r in self._all_units()]
+
+    def stored_sentence_vectors(self) -> np.ndarray | None:
+        rows = self._all_units()
+        return np.asarray([r["dense"] for r in rows], dtype=np.float32) if rows else None
+
+    def sentence_vector(self, article_id: str, start: int, end: int) -> np.ndarray | None:
+        """The stored vector of ``article.text[start:end]``; an article's sentences are fetched together, once."""
+        cached = self._unit_cache.get(article_id)
+        if cached is None:
+            rows = self._query(self._names.units, f"article_id == {json.dumps(article_id, ensure_ascii=False)}",
+                               ["start", "end", "dense"])
+            cached = {(r["start"], r["end"]): np.asarray(r["dense"], dtype=np.float32) for r in rows}
+            if len(self._unit_cache) > 4096:
+                self._unit_cache.clear()
+            self._unit_cache[article_id] = cached
+        return cached.get((start, end))
+
+    @property
+    def bm25(self):
+        """A bm25s index over the passages, for the answer layer's IDF table (built on first use)."""
+        if self._bm25 is None:
+            from .bm25 import build_bm25
+
+            self._bm25 = build_bm25([c.embed_text() for c in self.all_chunks()])
+        return self._bm25
+
+    # -- state
+    def changed(self, every: float = 1.0) -> bool:
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + every
+        try:
+            with self._lock:
+                props = _props(self._client, self._names.passages)
+        except Exception:
+            return False
+        return props.get("yuwen.state") == "ready" and props.get("yuwen.generation", "") != self._generation
+
+    def recheck_after(self, seconds: float) -> None:
+        self._next_check = time.monotonic() + seconds
+
+    def counts(self) -> dict[str, int]:
+        n = {name: self._count(name) for name in self._names.all()}
+        return {"articles": len(self.articles()), "chunk_rows": n[self._names.passages], "vectors": n[self._names.passages],
+                "bm25_documents": n[self._names.passages], "sentences": n[self._names.units],
+                "sentence_vectors": n[self._names.units]}
+
+    def _count(self, name: str) -> int:
+        return int(self._query(name, "", ["count(*)"])[0]["count(*)"])
+
+    def check(self) -> list[str]:
+        """Every disagreement between the collections and the manifest: counts, passages of no
+        article, sentences pointing at no passage."""
+        problems = []
+        c = self.counts()
+        m = self.manifest
+        if c["articles"] != m.articles or c["chunk_rows"] != m.chunks:
+            problems.append(f"the manifest counts {m.articles} articles and {m.chunks} chunks; "
+                            f"the collections hold {c['articles']} and {c['chunk_rows']}")
+        if c["sentences"] != m.sentences:
+            problems.append(f"answer sentences disagree ({m.sentences} in the manifest, {c['sentences']} stored)")
+        articles = self.articles()
+        keys = {row_key(r["id"]) for r in self._passages()}
+        if len(keys) != len(self._passages()):
+            problems.append("two chunk ids share a row key")
+        orphans = sum(1 for r in self._passages() if r["article_id"] not in articles)
+        if orphans:
+            problems.append(f"{orphans} chunks belong to no article")
+        with self._lock:
+            rows = self._call(lambda: _scan(self._client, self._names.units, ["chunks"]))
+        bad = sum(1 for r in rows if any(int(k) not in keys for k in r["chunks"]))
+        if bad:
+            problems.append(f"{bad} sentence-passage links point at no row")
+        return problems
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:
+            log.debug("closing the Milvus client failed", exc_info=True)
+
+
+def _chunk(r: dict) -> Chunk:
+    return Chunk(id=r["id"], article_id=r["article_id"], ordinal=r["ordinal"], start=r["start"], end=r["end"], text=r["text"],
+                 title=r["title"], file=r["file"], byline=r["byline"])
