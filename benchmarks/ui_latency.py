@@ -30,6 +30,9 @@ log = logging.getLogger("ui_latency")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ui.app import default_concurrency  # noqa: E402  (the repo root on the path first)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadstats import percentile  # noqa: E402  (one percentile for both load benchmarks)
+
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "川渝工业增加值增长多少？",
@@ -68,16 +71,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The ``p``-th percentile (0..100) by linear interpolation."""
-    xs = sorted(values)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
 def summarize(name: str, latencies: list[float], wall: float, errors: int) -> dict:
