@@ -61,3 +61,18 @@ def demo_index(tmp_path_factory) -> tuple[Path, Path]:
     shutil.copytree(CORPUS, corpus)
     build_index(corpus, root / "index", embedder="e5-small")
     return corpus, root / "index"
+
+
+@pytest.fixture(scope="session")
+def indexed_e5(tmp_path_factory) -> list[str]:
+    """The mini corpus indexed with the default embedder (whose features the committed reader was
+    fitted on), as the CLI options that name it; built once for every CLI test."""
+    from rag.cli import main
+
+    root = tmp_path_factory.mktemp("cli-e5")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in MINI_PAGES.items():
+        (corpus / name).write_text(text, "utf-8")
+    assert main(["index", "--corpus", str(corpus), "--index", str(root / "index")]) == 0
+    return ["--corpus", str(corpus), "--index", str(root / "index")]

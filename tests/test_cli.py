@@ -5,7 +5,6 @@ import json
 import pytest
 
 from rag.cli import main
-from tests.conftest import MINI_PAGES
 
 
 @pytest.fixture
@@ -18,18 +17,6 @@ def indexed(mini_corpus, tmp_path, minilm):
 def test_index_reports_what_it_built(mini_corpus, tmp_path, minilm, capsys):
     main(["index", "--corpus", str(mini_corpus), "--index", str(tmp_path / "i"), "--embedder", "minilm"])
     assert "indexed 2 articles" in capsys.readouterr().out
-
-
-@pytest.fixture(scope="module")
-def indexed_e5(tmp_path_factory):
-    """The mini corpus indexed with the default embedder, whose features the committed reader was fitted on."""
-    root = tmp_path_factory.mktemp("cli-e5")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in MINI_PAGES.items():
-        (corpus / name).write_text(text, "utf-8")
-    assert main(["index", "--corpus", str(corpus), "--index", str(root / "index")]) == 0
-    return ["--corpus", str(corpus), "--index", str(root / "index")]
 
 
 def test_ask_prints_answer_then_numbered_sources_with_lines(indexed_e5, capsys):
