@@ -76,3 +76,13 @@ def indexed_e5(tmp_path_factory) -> list[str]:
         (corpus / name).write_text(text, "utf-8")
     assert main(["index", "--corpus", str(corpus), "--index", str(root / "index")]) == 0
     return ["--corpus", str(corpus), "--index", str(root / "index")]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A scripted OpenAI-compatible chat server on loopback (tests/chat_server.py), one per module."""
+    from tests.chat_server import LoopbackChatServer
+
+    s = LoopbackChatServer()
+    yield s
+    s.close()

@@ -9,17 +9,10 @@ import pytest
 
 from rag.answer.prompt import NO_INFO, SYSTEM, build_messages
 from rag.chat.openai import count_tokens
-from tests.chat_server import LoopbackChatServer, Script
+from tests.chat_server import Script
 
 QUESTION = "滨江大桥的主桥全长多少米？"
 OFF_TOPIC = "火星探测器什么时候发射？"
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = LoopbackChatServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")

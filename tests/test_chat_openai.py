@@ -9,16 +9,9 @@ import pytest
 
 from rag.chat import ChatError, load_chat_model
 from rag.chat.openai import OpenAIChat
-from tests.chat_server import LoopbackChatServer, Script
+from tests.chat_server import Script
 
 MESSAGES = [{"role": "system", "content": "只根据资料回答。"}, {"role": "user", "content": "问题：大桥多长？"}]
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = LoopbackChatServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -8,16 +8,9 @@ import json
 import pytest
 
 from rag.cli import main
-from tests.chat_server import LoopbackChatServer, Script
+from tests.chat_server import Script
 
 QUESTION = "滨江大桥的主桥全长多少米？"
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = LoopbackChatServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture
