@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval, answers and refusals on a question set")
     _common(p)
-    p.add_argument("questions", type=Path, nargs="?", help="a JSONL question set (dev.jsonl schema)")
+    p.add_argument("questions", type=Path, nargs="?",
+                   help='a JSONL question set (dev.jsonl schema), or of conversations ({"turns": [...]} a line)')
     p.add_argument("-k", "--top-k", type=int, default=5, help="passages the answer uses (default 5)")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -235,6 +236,8 @@ def _print_answer(answer, as_json: bool) -> None:
         return
     if answer.rewritten != answer.question:
         print(f"(searched as: {answer.rewritten})\n")
+    if answer.rewrite_note:
+        print(f"notice: {answer.rewrite_note}\n")
     if answer.fallback_reason:
         print(f"notice: the language model's answer is not given ({answer.fallback_reason}); "
               "this is the extractive answer.\n")
@@ -320,7 +323,7 @@ def cmd_chat(args) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         print()
-        history.append((answer.rewritten, answer.text))
+        history.append((answer.question, answer.text))  # as asked: the rewriter resolves the turns in order
     return 0
 
 
@@ -338,6 +341,10 @@ def cmd_eval(args) -> int:
     if args.questions is None:
         print("error: give a question file, e.g. `rag eval ../shared/eval/dev.jsonl`, or --bench DIR", file=sys.stderr)
         return 2
+    from .evaluate_turns import is_conversation_file
+
+    if is_conversation_file(args.questions):
+        return _eval_conversations(args)
     questions = load_questions(args.questions)
     if args.limit is not None:
         questions = questions[: max(args.limit, 1)]
@@ -364,6 +371,37 @@ def cmd_eval(args) -> int:
         if args.details:
             for o in report["outcomes"]:
                 print(asdict(o))
+    return 0
+
+
+def _eval_conversations(args) -> int:
+    """`rag eval CONVERSATIONS.jsonl`: every turn asked with the earlier turns as history, figures per turn."""
+    from tqdm import tqdm
+
+    from .evaluate_turns import evaluate_conversations, format_turn_table, load_conversations, report_json
+
+    if args.compare or args.plot:
+        print("error: --compare and --plot take a question file, not conversations", file=sys.stderr)
+        return 2
+    conversations = load_conversations(args.questions)
+    if args.limit is not None:
+        conversations = conversations[: max(args.limit, 1)]
+    engine = _open(args)
+    bar = tqdm(total=len(conversations), desc="conversations", unit="conv", disable=args.json and not sys.stderr.isatty())
+    report = evaluate_conversations(engine, conversations, k=args.top_k, mode=args.mode,
+                                    progress=lambda d, t: bar.update(1), llm=args.llm)
+    bar.close()
+    if args.json:
+        print(json.dumps(report_json(report, args.details), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{args.questions}: {report['conversations']} conversations, {report['turns']} turns, mode={args.mode}, "
+          f"k={args.top_k}, embedder={engine.manifest.embedder_id}" + (f", llm={args.llm}" if args.llm else ""))
+    print(format_turn_table(report))
+    if args.details:
+        for t in report["outcomes"]:
+            mark = {True: "ok", False: "WRONG", None: "-"}[t.rewrite_ok]
+            print(f"{t.outcome.id}  [{mark}] {t.question}  ->  {t.rewritten}  "
+                  f"(rank {t.outcome.first_hit_rank}, {'refused' if t.outcome.refused else 'answered'})")
     return 0
 
 

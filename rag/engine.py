@@ -267,18 +267,19 @@ class Engine:
         if backend not in BACKENDS:
             raise QuestionError(f"Unknown answer backend '{backend}': choose one of {', '.join(BACKENDS)}.")
         k = check_k(k)
-        rewritten = asked
-        if history:
-            from .followup import rewrite_question
+        rewritten, rewritten_by, rewrite_note = asked, "", ""
+        if history:  # a follow-up: the language model rewrites it when one answers, else the rules
+            from .followup_llm import standalone
 
-            rewritten = rewrite_question(asked, list(history))
+            done = standalone(asked, list(history), use_llm=backend == "llm", llm=llm)
+            rewritten, rewritten_by, rewrite_note = done.text, done.by, done.note
         hits, parts = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
         evidence = self.evidence(rewritten, hits, parts)
         chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)
         for item in chosen.stream(evidence, self.policy, self.model):
             if isinstance(item, Answer):
-                yield replace(item, question=asked, rewritten=rewritten, mode=mode,
-                              seconds=round(time.perf_counter() - started, 4))
+                yield replace(item, question=asked, rewritten=rewritten, mode=mode, rewritten_by=rewritten_by,
+                              rewrite_note=rewrite_note, seconds=round(time.perf_counter() - started, 4))
                 return
             yield item
 

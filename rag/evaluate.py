@@ -86,12 +86,17 @@ def _holds_evidence(text: str, quotes: list[str]) -> bool:
 
 def evaluate_question(engine: Engine, item: dict, k: int = 5, mode: str = "hybrid", llm: str | None = None) -> Outcome:
     """Ask one question and score its retrieval and answer (``llm``: written by that chat model)."""
-    quotes = [_norm(e.get("quote", "")) for e in item.get("evidence", []) if e.get("quote")]
-    answerable = item.get("type") != "unanswerable" and bool(quotes or item.get("must_include"))
     started = time.perf_counter()
     hits = engine.search(item["question"], k=10, mode=mode)
     answer = engine.ask(item["question"], k=k, mode=mode, llm=llm)
-    seconds = time.perf_counter() - started
+    return score(item, hits, answer, time.perf_counter() - started)
+
+
+def score(item: dict, hits: list, answer, seconds: float) -> Outcome:
+    """The outcome of one question: its top-10 retrieval ``hits`` and its ``answer`` against the
+    item's evidence quotes and must-include strings."""
+    quotes = [_norm(e.get("quote", "")) for e in item.get("evidence", []) if e.get("quote")]
+    answerable = item.get("type") != "unanswerable" and bool(quotes or item.get("must_include"))
     passages = [h.chunk.embed_text() for h in hits]
     first = next((i + 1 for i, p in enumerate(passages) if _holds_evidence(p, quotes)), None)
     window = _norm("".join(passages))[:WINDOW_CHARS]

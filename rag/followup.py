@@ -1,28 +1,41 @@
 """Read a follow-up question in the context of the conversation: deterministic rewriting, no LLM.
 
-A follow-up such as 「那四川呢？」, "what about Sichuan?", 「它有什么功能？」 or "the second one?"
-only makes sense next to the previous turn. :func:`rewrite_question` turns it into a question
-that stands on its own (and is what retrieval searches); a question that already stands on its
-own comes back unchanged.
+A follow-up such as 「那四川呢？」, "what about Sichuan?", 「它有什么功能？」, 「第二个呢？」 or
+「不是重庆，是成都」 only makes sense next to the previous turn. :func:`rewrite_question` turns
+it into a question that stands on its own (and is what retrieval searches); a question that
+already stands on its own comes back unchanged.
 
-The rules, in order:
+Every follow-up is rewritten from the previous turn's *standalone* question (the earlier turns
+are resolved first, in order), never from the text of the turns glued together, so a rewrite is
+at most the previous standalone question with one slot changed: repeating a follow-up gives the
+same rewrite, not a longer one.
 
-1. Elliptical questions (「那X呢？」, 「X呢？」, "what about X?", "and X?") take the previous
-   question and put X where the previous question had a thing of the same kind: a place for a
-   place, a year for a year, 「…中学」 for 「…中学」. When nothing of the same kind is found the
-   previous question is kept in front: 「<previous>那X呢？」.
-2. Ordinal references (「第二个」, "the second one", "source 2") are resolved to the n-th
-   numbered item of the previous answer, or else to the sentence carrying its n-th citation.
-3. Pronouns (它, 他们, 这个…, "it", "they"…) in a short question are replaced by the topic of the
-   previous question (the part before its question word).
-4. A short question that opens with 那/那么 or "and" but names no topic of its own gets the
-   previous question in front of it.
+The kinds, in order:
+
+1. Corrections (「不是A，是B」, 「我是说B」, "no, I meant B"): B replaces A (or the thing of B's
+   kind) in the previous standalone question.
+2. Ordinals (「第二个」, "the second one", "source 2") are resolved to the n-th item of the previous
+   answer (a numbered or enumerated list), or else to the sentence carrying its n-th citation.
+3. Ellipsis (「那X呢？」, 「X呢？」, "what about X?", "and X?"): X takes the place of the thing of the
+   same kind in the previous standalone question: a place for a place, a year for a year, a person
+   for a person, an industry for an industry, 「…中学」 for 「…中学」, else what it counted. With no
+   thing of that kind, X becomes an attribute of the previous question's topic (「<topic>的X如何？」).
+4. Pronouns (它, 该…, 其, 他们, 这个…, "it", "they"…) in a short question are replaced by the topic of
+   the previous question (its subject noun phrase), 他/她 by the person it named.
+5. A short question that opens with 那/那么 or "and" and names nothing of its own gets the
+   previous topic as its subject.
+
+Kinds of things come from a gazetteer of places (general geography, not fitted to any question
+set), date patterns, jieba's part-of-speech tags (persons, organisations) and the head noun of a
+phrase (产业/制造业/行业 are one kind).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
 from .questions import is_english
 
@@ -30,22 +43,37 @@ log = logging.getLogger(__name__)
 
 History = list[tuple[str, str]]
 
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A question as it stands on its own, and how it got there."""
+
+    text: str
+    kind: str = ""  # "", "correction", "ordinal", "ellipsis", "pronoun", "lead"
+    topic: str = ""  # what later pronouns refer to
+
+
 # --- gazetteer: places that a follow-up swaps for one another -----------------------------------
 _PLACES_ZH = (
-    "川渝 成渝 渝东北 渝东南 主城都市区 主城区 重庆 四川 成都 北京 上海 天津 广东 广州 深圳 江苏 南京 "
-    "浙江 杭州 湖北 武汉 湖南 长沙 陕西 西安 贵州 贵阳 云南 昆明 广西 河南 河北 山东 山西 福建 江西 安徽 "
-    "辽宁 吉林 黑龙江 甘肃 青海 宁夏 新疆 西藏 内蒙古 海南 香港 澳门 台湾 全国 全市 全省 西部 东部 中部 "
-    "渝中 江北 南岸 沙坪坝 九龙坡 大渡口 巴南 北碚 渝北 两江新区 西部科学城 万州 涪陵 永川 合川 江津 "
-    "綦江 大足 璧山 铜梁 潼南 荣昌 长寿 南川 黔江 开州 梁平 武隆 城口 丰都 垫江 忠县 云阳 奉节 巫山 巫溪 "
-    "石柱 秀山 酉阳 彭水 绵阳 德阳 宜宾 泸州 南充 达州 自贡 乐山 眉山 遂宁 内江 广安 雅安 资阳"
+    "成渝地区双城经济圈 双城经济圈 川渝地区 成渝地区 川渝 成渝 渝东北 渝东南 主城都市区 主城区 重庆 四川 成都 北京 上海 "
+    "天津 广东 广州 深圳 江苏 南京 浙江 杭州 湖北 武汉 湖南 长沙 陕西 西安 贵州 贵阳 云南 昆明 广西 河南 河北 "
+    "山东 山西 福建 江西 安徽 辽宁 吉林 黑龙江 甘肃 青海 宁夏 新疆 西藏 内蒙古 海南 香港 澳门 台湾 全国 全市 全省 "
+    "西部 东部 中部 欧洲 美国 日本 德国 意大利 渝中 江北 南岸 沙坪坝 九龙坡 大渡口 巴南 北碚 渝北 两江新区 西部科学城 "
+    "万州 涪陵 永川 合川 江津 綦江 大足 璧山 铜梁 潼南 荣昌 长寿 南川 黔江 开州 梁平 武隆 城口 丰都 垫江 忠县 云阳 "
+    "奉节 巫山 巫溪 石柱 秀山 酉阳 彭水 绵阳 德阳 宜宾 泸州 南充 达州 自贡 乐山 眉山 遂宁 内江 广安 雅安 资阳 凉山 宣汉 仁寿"
 ).split()
+#: Places that name two or more places at once; 「川渝两地」 is one of them with its counter word.
+_MULTI_PLACES = {"成渝地区双城经济圈", "双城经济圈", "川渝地区", "成渝地区", "川渝", "成渝"}
+_MULTI_TAIL = re.compile(r"^(?:两地|两省市|两省|双方|地区)")
 _PLACES_EN = (
     "Chengdu-Chongqing|Sichuan-Chongqing|Chongqing|Sichuan|Chengdu|Beijing|Shanghai|Tianjin|Guangdong|"
     "Guangzhou|Shenzhen|Jiangsu|Nanjing|Zhejiang|Hangzhou|Hubei|Wuhan|Hunan|Changsha|Shaanxi|Xi'an|"
     "Guizhou|Guiyang|Yunnan|Kunming|Guangxi|Henan|Hebei|Shandong|Shanxi|Fujian|Jiangxi|Anhui|Hainan|"
-    "Hong Kong|Macao|Macau|Taiwan|Xinjiang|Tibet|China|the country|the city|the province"
+    "Hong Kong|Macao|Macau|Taiwan|Xinjiang|Tibet|Europe|Germany|Italy|China|the country|the city|the province"
 )
-_PLACE_ZH_RE = re.compile("|".join(sorted(map(re.escape, _PLACES_ZH), key=len, reverse=True)))
+_PLACE_ZH_RE = re.compile(
+    "(?:" + "|".join(sorted(map(re.escape, _PLACES_ZH), key=len, reverse=True)) + ")(?:[县市省镇](?!委))?"
+)
 _PLACE_EN_RE = re.compile(rf"\b(?:{_PLACES_EN})\b", re.I)
 
 _TIME_ZH_RE = re.compile(
@@ -57,24 +85,31 @@ _TIME_EN_RE = re.compile(
     re.I,
 )
 
-# Nouns whose kind a follow-up keeps: 「那巴蜀中学呢？」 replaces 「…中学」 in the previous question.
+# Head nouns that make a kind: 「那巴蜀中学呢？」 replaces 「…中学」 in the previous question. The
+# first group are one kind: 「电子信息制造业」 stands for 「汽车产业」.
+_INDUSTRY_HEADS = ("产业集群", "制造业集群", "产业", "制造业", "行业", "集群")
 _KIND_SUFFIXES = (
-    "中学 小学 大学 学院 学校 医院 公司 集团 银行 企业 园区 新区 区 县 市 省 镇 村 街道 产业 行业 项目 "
-    "大模型 模型 平台 基地 中心 工程 计划 行动 政策 会议 全会"
+    "中学 小学 大学 学院 学校 医院 公司 集团 银行 企业 园区 新区 基地 区 县 市 省 镇 村 街道 项目 "
+    "大模型 模型 平台 中心 工程 计划 行动 政策 会议 全会 机制 工厂 品牌 措施 任务"
 ).split()
-_CJK_RUN = r"[\u4e00-\u9fff0-9A-Za-z“”]"
-_PHRASE_BREAK = set("的在和与及对为是将把被从向于了要")
+_CJK_RUN = r"[\u4e00-\u9fff0-9A-Za-z“”·]"
+_PHRASE_BREAK = set("的在和与及对为是将把被从向于了要有")
 
 _Q_WORDS_ZH = re.compile(
-    r"什么|多少|哪些|哪个|哪里|哪儿|哪|几|多大|多高|多长|多远|多久|怎样|怎么样|怎么|如何|为何|为什么|吗|是否|何时|谁"
+    r"什么|多少|哪些|哪个|哪里|哪儿|哪天|哪|几|多大|多高|多长|多远|多久|怎样|怎么样|怎么|如何|为何|为什么|吗|是否|何时|谁"
 )
 _TRAILING_VERBS_ZH = (
     "叫做 称为 名为 叫 是 为 有 要 将 会 能 可以 达到 达 增长 增加 提高 提升 下降 减少 占 包括 投资 开发 "
-    "迈上 跃上 实现 完成 发布 推出 建设 打造 举办 召开 位于 在 由 被 的 共 约 一共 总共 同比 比"
+    "迈上 跃上 实现 完成 发布 推出 建设 打造 举办 召开 位于 在 由 被 的 共 约 一共 总共 同比 比 还 又 都 也"
 ).split()
+# Words after which a noun phrase stops being the subject (time words, adverbs, verbs…), by jieba tag.
+_NOT_SUBJECT_TAGS = ("t", "d", "ad", "v", "p", "c", "u", "y", "r", "f", "q", "a")
 
-_PRONOUNS_ZH = re.compile(r"它们|它|他们|她们|他|她|其|该(?=[\u4e00-\u9fff])|(?:这|那)(?:个|些|项|款|家|所|种|位)")
-_PRONOUNS_EN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
+_PRONOUNS_ZH = re.compile(
+    r"它们|它|他们|她们|他|她|(?<![尤极与及])其(?![中他余实次])|该(?=[\u4e00-\u9fff])|(?:这|那)(?:个|些|项|款|家|所|种|位|次|条)"
+)
+_PRONOUNS_EN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|him)\b", re.I)
+_PERSON_PRONOUNS = {"他", "她", "he", "she", "his", "her", "him"}
 
 _CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _EN_ORD = {
@@ -94,73 +129,327 @@ _ORD_EN_RE = re.compile(
 _SOURCE_WORDS = re.compile(r"来源|篇|source|article|passage|citation|reference", re.I)
 
 _ELLIPSIS_ZH = re.compile(
-    r"^(?:那么|那末|那|还有|而|然后)?\s*(?P<x>.{1,16}?)\s*(?:的情况|方面|的话|怎么样|如何|怎样|的)?\s*呢\s*[？?！!。.]*$"
+    r"^(?:那么|那末|那|还有|而|然后)?\s*(?P<x>.{1,24}?)\s*(?:的情况|方面|的话|怎么样|如何|怎样|的)?\s*呢\s*[？?！!。.]*$"
 )
 _ELLIPSIS_EN = re.compile(
     r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|and(?:\s+for|\s+in)?|what of)\s+(?P<x>.+?)\s*[?.!]*\s*$", re.I
+)
+_CORRECTION_ZH = (
+    # 不是A，是B / 不是A而是B / 不对，不是A，是B
+    re.compile(r"^(?:不对|错了)?[，,。\s]*不是(?P<a>[^，,。]{1,24}?)[，,、\s]*(?:而|我说的|我问的)?是(?P<b>[^，,。？?]{1,24})[。！!？?]*$"),
+    # 我说的是B，不是A
+    re.compile(r"^(?:不对|错了)?[，,。\s]*(?:我(?:是)?(?:说|问|指)的?是|我想问的?是)(?P<b>[^，,。？?]{1,24})[，,\s]*不是(?P<a>[^，,。？?]{1,24})[。！!？?]*$"),
+    # 不对，我是说B / 我指的是B
+    re.compile(r"^(?:不对|错了|不是)?[，,。\s]*(?:我(?:是)?(?:说|问|指)的?是|我想问的?是|应该是)(?P<b>[^，,。？?]{1,24})[。！!？?]*$"),
+)
+_CORRECTION_EN = (
+    re.compile(r"^\s*(?:no|nope|sorry|wrong)?[,.!]?\s*not\s+(?P<a>.+?)\s*[,;]\s*(?:but\s+|i\s+meant\s+)?(?P<b>.+?)\s*[.!?]*\s*$", re.I),
+    re.compile(r"^\s*(?:no|nope|sorry|wrong)?[,.!]?\s*i\s+(?:meant|mean|was asking about|said)\s+(?P<b>.+?)"
+               r"(?:\s*,?\s*not\s+(?P<a>.+?))?\s*[.!?]*\s*$", re.I),
 )
 _LEAD_ZH = re.compile(r"^(?:那么|那末|那)(?![曲坡])")
 _MARKER = re.compile(r"\s*\[\d{1,3}\]")
 
 
+# --- the public entry points ---------------------------------------------------------------------
 def rewrite_question(question: str, history: History) -> str:
     """``question`` made to stand on its own, given the earlier ``(question, answer_text)`` turns.
 
     Deterministic. Returns ``question`` unchanged (stripped) when it needs no context or when
-    there is no history."""
+    there is no history. The history's questions may be as asked or already rewritten."""
+    return rewrite(question, history).text
+
+
+def rewrite(question: str, history: History) -> Rewrite:
+    """Like :func:`rewrite_question`, with the kind of rewrite and the topic it carries."""
     q = (question or "").strip()
     if not q or not history:
-        return q
-    # Earlier follow-ups are resolved first, so that 「那四川呢？」 → 「重庆呢？」 chains work.
-    resolved: list[tuple[str, str]] = []
-    for prev_q, prev_a in history:
-        prev_q = (prev_q or "").strip()
-        resolved.append((_rewrite_one(prev_q, resolved) if resolved else prev_q, prev_a or ""))
-    out = _rewrite_one(q, resolved)
-    if out != q:
-        log.info("follow-up rewritten: %r -> %r", q, out)
+        return Rewrite(q)
+    frames = standalone_history(history)
+    out = _rewrite_one(q, frames)
+    if out.text != q:
+        log.info("follow-up rewritten (%s): %r -> %r", out.kind, q, out.text)
     return out
 
 
-def _rewrite_one(q: str, history: History) -> str:
-    """One question against already resolved history."""
-    prev_q, prev_a = next(((pq, pa) for pq, pa in reversed(history) if pq), ("", ""))
-    if not prev_q:
-        return q
+def standalone_history(history: History) -> list[tuple[Rewrite, str]]:
+    """Each earlier turn's standalone question (resolved in order) with its answer text."""
+    frames: list[tuple[Rewrite, str]] = []
+    for item in history:
+        prev_q, prev_a = (item[0] or "").strip(), (item[1] or "") if len(item) > 1 else ""
+        if not prev_q:
+            continue
+        frames.append((_rewrite_one(prev_q, frames) if frames else _standalone(prev_q), prev_a))
+    return frames
+
+
+def _standalone(q: str) -> Rewrite:
+    return Rewrite(q, "", _topic(q, is_english(q)))
+
+
+def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
+    """One question against the already resolved earlier turns."""
+    if not frames:
+        return _standalone(q)
+    prev, prev_a = frames[-1]
+    prev_q = prev.text
     english = is_english(q)
+    topic = prev.topic or _topic(prev_q, english)
 
-    # 2. ordinals first: they turn "the second one" into a thing that rule 1 or 3 can use.
-    q_ord = _resolve_ordinal(q, prev_a, english)
+    # 1. corrections: 「不是A，是B」
+    fixed = _correction(q, prev_q, english)
+    if fixed is not None:
+        return Rewrite(fixed, "correction", _topic(fixed, english))
 
-    # 1. elliptical: 「那X呢？」 / "what about X?"
+    # 2. ordinals first: they turn "the second one" into a thing the other rules can use.
+    q_ord, item = _resolve_ordinal(q, prev_a, english)
+
+    # 3. elliptical: 「那X呢？」 / "what about X?"
     m = (_ELLIPSIS_EN if english else _ELLIPSIS_ZH).match(q_ord)
     if m and not (not english and _Q_WORDS_ZH.search(m.group("x"))):
-        x = m.group("x").strip().strip("“”\"'")
+        x = m.group("x").strip()
+        if item:
+            text = f'What is said about "{item}"?' if english else f"关于“{item}”，文章是怎么说的？"
+            return Rewrite(text, "ordinal", item)
+        x = x.strip("“”\"'")
         x = re.sub(r"^(?:the\s+)?", "", x) if english and not _PLACE_EN_RE.match(x) else x
-        if x:
-            return _substitute(prev_q, x, english) or _prepend(prev_q, q_ord, english)
+        if x and not (english and _WH_EN.match(x)):
+            out = _substitute_back(frames, x, english) or _attribute(topic, x, english)
+            if out and out != prev_q:
+                return Rewrite(out, "ellipsis", _topic(out, english))
+            if out == prev_q:
+                return prev
 
-    if q_ord != q:
+    if item:
         # The ordinal was resolved inside a question with its own predicate: 「第二个是什么意思？」.
-        return q_ord
+        return Rewrite(q_ord, "ordinal", item)
 
-    # 3. pronouns in a short question
+    # 4. pronouns in a short question
     if _is_short(q, english):
         pron = (_PRONOUNS_EN if english else _PRONOUNS_ZH).search(q)
-        if pron and not _names_own_topic(q, english):
-            topic = _topic(prev_q, english)
-            if topic:
-                return _replace_pronoun(q, pron, topic, english)
-            return _prepend(prev_q, q, english)
+        opens = pron is not None and not q[: pron.start()].strip(" ,，") or bool(pron and _LEAD_ZH.fullmatch(q[: pron.start()]))
+        if pron and (opens or not _names_own_topic(q[: pron.start()] + q[pron.end():], english)):
+            target = topic
+            if pron.group(0).lower() in _PERSON_PRONOUNS:
+                target = _person(prev_q) or _person(_MARKER.sub("", prev_a)) or topic
+            rest = q[pron.end():].strip()
+            if len(rest) >= 3 and prev.kind == "" and prev_q.endswith(rest):
+                return prev  # the same question again (the history holds it rewritten): no 「…的目标的目标」
+            if target:
+                return Rewrite(_replace_pronoun(q, pron, target, english), "pronoun", target)
 
-    # 4. 「那么…」 / "and …" opening a short question that names nothing of its own
-    if _is_short(q, english) and not _names_own_topic(q, english):
-        if (english and re.match(r"^\s*(?:and|so|then)\b", q, re.I)) or (not english and _LEAD_ZH.match(q)):
-            return _prepend(prev_q, q, english)
-    return q
+    # 5. 「那么…」 / "and …" opening a short question that names nothing of its own
+    if _is_short(q, english) and not _names_own_topic(q, english) and topic:
+        if english and re.match(r"^\s*(?:and|so|then)\b", q, re.I):
+            rest = re.sub(r"^\s*(?:and|so|then)\b[\s,]*", "", q, flags=re.I)
+            names = _names_en(prev_q)
+            if _WH_EN.match(rest) and names:
+                rest = rest.rstrip("?.! ")
+                return Rewrite(f"{rest[:1].upper()}{rest[1:]} ({', '.join(names)})?", "lead", topic)
+            return Rewrite(_attribute(topic, rest, True) or q, "lead", topic)
+        lead = None if english else _LEAD_ZH.match(q)
+        if lead:
+            rest = q[lead.end():].lstrip("，, ")
+            if rest and not rest.startswith(topic):
+                return Rewrite(topic + rest, "lead", topic)
+    return _standalone(q)
 
 
-# --- helpers -------------------------------------------------------------------------------------
+_WH_EN = re.compile(r"^\s*(?:what|which|who|whom|whose|how|when|where|why)\b", re.I)
+
+
+def _names_en(q: str) -> list[str]:
+    """The places and capitalised names of an English question, in order, once each."""
+    inner = re.sub(r"\s*\([^)]*\)\s*(?=[?.!]*$)", "", q)  # an earlier "(names)" is not repeated
+    names = [m.group(0) for m in _PLACE_EN_RE.finditer(inner)]
+    names += [w for w in re.findall(r"\b[A-Z][\w'-]*\b", inner)[1:] if not _PLACE_EN_RE.fullmatch(w)]
+    names += re.findall(r"(?<![\w.])(?:19|20)\d\d(?![\w.])", inner)
+    names += [m.group(1) for m in re.finditer(r"\(([^)]*)\)\s*[?.!]*$", q) for _ in [0]]
+    out: list[str] = []
+    for n in ", ".join(names).split(", "):
+        if n and n not in out:
+            out.append(n)
+    return out
+
+
+def _substitute_back(frames: list[tuple[Rewrite, str]], x: str, english: bool) -> str | None:
+    """:func:`_substitute` on the previous standalone question; when that question holds nothing
+    of X's kind, on the latest earlier one that does (「他还说了什么？」 then 「那涪陵呢？」)."""
+    prev_q = frames[-1][0].text
+    out = _substitute(prev_q, x, english, insert=False)
+    if out is not None:
+        return out
+    for frame, _ in reversed(frames[:-1]):
+        out = _substitute(frame.text, x, english, insert=False)
+        if out is not None:
+            return out
+    return _substitute(prev_q, x, english)
+
+
+# --- kinds of things ------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part-of-speech) pairs of ``text``."""
+    import jieba
+    import jieba.posseg as pseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return tuple((w.word, w.flag) for w in pseg.cut(text))
+
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, flag) of each jieba token of ``text``."""
+    out, i = [], 0
+    for word, flag in _tokens(text):
+        j = text.find(word, i)
+        if j < 0:
+            continue
+        out.append((j, j + len(word), flag))
+        i = j + len(word)
+    return out
+
+
+def _person(text: str) -> str | None:
+    """The first person jieba names in ``text`` (two or three characters, not a place)."""
+    for word, flag in _tokens(text[:400]):
+        if flag == "nr" and 2 <= len(word) <= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", word) \
+                and not _PLACE_ZH_RE.match(word):
+            return word
+    return None
+
+
+def _kind_zh(x: str) -> str:
+    """The kind of thing ``x`` names: place, time, person, org, industry, noun:<head>, or other."""
+    if _PLACE_ZH_RE.fullmatch(x):
+        return "place"
+    if _TIME_ZH_RE.fullmatch(x):
+        return "time"
+    toks = _tokens(x)
+    if len(toks) == 1 and toks[0][1] == "ns":
+        return "place"
+    if len(toks) == 1 and toks[0][1] == "nr" and 2 <= len(x) <= 3:
+        return "person"
+    if any(x.endswith(h) and len(x) > len(h) for h in _INDUSTRY_HEADS):
+        return "industry"
+    for suffix in _KIND_SUFFIXES:
+        if x.endswith(suffix) and len(x) > len(suffix):
+            return f"noun:{suffix}"
+    if len(toks) == 1 and toks[0][1] == "nt":
+        return "org"
+    return "other"
+
+
+def _place_span(text: str) -> tuple[int, int] | None:
+    m = _PLACE_ZH_RE.search(text)
+    if m:
+        return m.span()
+    for s, e, flag in _spans(text):
+        if flag == "ns" and e - s >= 2:
+            return (s, e)
+    return None
+
+
+def _substitute(prev_q: str, x: str, english: bool, insert: bool = True) -> str | None:
+    """The previous question with the thing of the same kind as ``x`` replaced by ``x`` (a place
+    or time it has none of is put in front, with ``insert``)."""
+    if english:
+        for pattern in (_PLACE_EN_RE, _TIME_EN_RE):
+            mx, mp = pattern.search(x), pattern.search(prev_q)
+            if mx and mp and mx.group(0).lower() != mp.group(0).lower():
+                return prev_q[: mp.start()] + mx.group(0) + prev_q[mp.end():]
+            if mx and mp:
+                return prev_q
+        return None
+    x = re.sub(r"的$", "", x)
+    kind = _kind_zh(x)
+    if kind == "place":
+        span = _place_span(prev_q)
+        if span is None:
+            return x + prev_q if insert else None  # the previous question, now about that place
+        s, e = span
+        if prev_q[s:e] in _MULTI_PLACES and x not in _MULTI_PLACES:
+            tail = _MULTI_TAIL.match(prev_q[e:])  # 「川渝两地」 → 「四川」, not 「四川两地」
+            e += tail.end() if tail else 0
+        return prev_q[:s] + x + prev_q[e:]
+    if kind == "time":
+        m = _TIME_ZH_RE.search(prev_q)
+        return prev_q[: m.start()] + x + prev_q[m.end():] if m else (x + prev_q if insert else None)
+    if kind == "person":
+        p = _person(prev_q)
+        if p:
+            i = prev_q.find(p)
+            return prev_q[:i] + x + prev_q[i + len(p):]
+    if kind == "industry":
+        for head in _INDUSTRY_HEADS:
+            span = _phrase_ending_with(prev_q, head, skip_place=True)
+            if span:
+                return prev_q[: span[0]] + x + prev_q[span[1]:]
+    if kind.startswith("noun:"):
+        span = _phrase_ending_with(prev_q, kind[5:])
+        if span:
+            return prev_q[: span[0]] + x + prev_q[span[1]:]
+    if kind == "org":
+        for s, e, flag in _spans(prev_q):
+            if flag == "nt":
+                return prev_q[:s] + x + prev_q[e:]
+    # A place at the head of a longer X (「四川的增速」): the place swaps, the rest is an attribute.
+    mx = _PLACE_ZH_RE.match(x)
+    if mx and len(x) <= 8 and mx.end() < len(x):
+        swapped = _substitute(prev_q, mx.group(0), english, insert)
+        rest = x[mx.end():].lstrip("的")
+        if swapped and rest:
+            return _attribute(_topic(swapped, False), rest, False)
+    # What the previous question counted or asked for (「集聚了多少全职创业者」): X takes its place.
+    mo = _ASKED_OBJECT.search(prev_q)
+    if mo and kind != "other" or mo and len(x) >= 2 and _is_noun(x):
+        return prev_q[: mo.start("obj")] + x + prev_q[mo.end("obj"):]
+    return None
+
+
+_ASKED_OBJECT = re.compile(r"(?:多少|几)(?P<obj>[\u4e00-\u9fffA-Za-z]{2,12})(?=[？?。！!]|$)")
+
+
+def _is_noun(x: str) -> bool:
+    toks = _tokens(x)
+    return bool(toks) and toks[-1][1].startswith("n") and not _Q_WORDS_ZH.search(x)
+
+
+def _attribute(topic: str, x: str, english: bool) -> str | None:
+    """``x`` asked of ``topic``: 「<topic>的X如何？」 / "What about the X of <topic>?"."""
+    if not topic or not x:
+        return None
+    if english:
+        x = x.rstrip("?.! ")
+        return f"What about the {x} of {topic}?"
+    x = x.rstrip("？?。！!")
+    if x.startswith(topic):
+        return None
+    return f"{topic}的{x}如何？"
+
+
+def _phrase_ending_with(text: str, suffix: str, skip_place: bool = False) -> tuple[int, int] | None:
+    """Span of the noun phrase of ``text`` that ends with ``suffix`` (first occurrence); with
+    ``skip_place`` the place that opens the phrase stays outside it (「川渝|汽车产业」)."""
+    i = text.find(suffix)
+    if i < 0:
+        return None
+    end = i + len(suffix)
+    start = i
+    while start > 0 and re.match(_CJK_RUN, text[start - 1]) and text[start - 1] not in _PHRASE_BREAK:
+        start -= 1
+    if skip_place:
+        while True:
+            m = _PLACE_ZH_RE.match(text, start)
+            if not m or m.end() >= i:
+                break
+            start = m.end()
+            tail = _MULTI_TAIL.match(text[start:])
+            start += tail.end() if tail else 0
+    if start == i and skip_place and suffix in ("产业", "集群", "行业"):
+        return None  # 「汽车产业」's head alone is not the phrase
+    return (start, end)
+
+
 def _is_short(q: str, english: bool) -> bool:
     return len(q.split()) <= 10 if english else len(q) <= 24
 
@@ -173,65 +462,9 @@ def _names_own_topic(q: str, english: bool) -> bool:
     return bool(_PLACE_ZH_RE.search(q) or _TIME_ZH_RE.search(q) or re.search(r"[《“「][^》”」]+[》”」]", q))
 
 
-def _substitute(prev_q: str, x: str, english: bool) -> str | None:
-    """The previous question with the thing of the same kind as ``x`` replaced by ``x``."""
-    if english:
-        for pattern in (_PLACE_EN_RE, _TIME_EN_RE):
-            mx, mp = pattern.search(x), pattern.search(prev_q)
-            if mx and mp and mx.group(0).lower() != mp.group(0).lower():
-                return prev_q[: mp.start()] + mx.group(0) + prev_q[mp.end() :]
-        return None
-    x = re.sub(r"的$", "", x)
-    for pattern in (_PLACE_ZH_RE, _TIME_ZH_RE):
-        mx, mp = pattern.fullmatch(x), pattern.search(prev_q)
-        if mx and mp and mp.group(0) != x:
-            return prev_q[: mp.start()] + x + prev_q[mp.end() :]
-    for suffix in _KIND_SUFFIXES:
-        if x.endswith(suffix) and len(x) > len(suffix):
-            span = _phrase_ending_with(prev_q, suffix)
-            if span and prev_q[span[0] : span[1]] != x:
-                return prev_q[: span[0]] + x + prev_q[span[1] :]
-    # A place inside a longer X (「四川的增速」) still swaps for the previous place.
-    mx, mp = _PLACE_ZH_RE.search(x), _PLACE_ZH_RE.search(prev_q)
-    if mx and mp and mx.start() == 0 and mx.group(0) != mp.group(0) and len(x) <= 6:
-        return prev_q[: mp.start()] + mx.group(0) + prev_q[mp.end() :]
-    # What the previous question counted or asked for (「集聚了多少全职创业者」): X takes its place.
-    mo = _ASKED_OBJECT.search(prev_q)
-    if mo and len(x) >= 2 and not _Q_WORDS_ZH.search(x) and mo.group("obj") != x:
-        return prev_q[: mo.start("obj")] + x + prev_q[mo.end("obj") :]
-    return None
-
-
-_ASKED_OBJECT = re.compile(r"(?:多少|几|哪些|什么)(?P<obj>[\u4e00-\u9fffA-Za-z]{2,12})(?=[？?。！!]|$)")
-
-
-def _phrase_ending_with(text: str, suffix: str) -> tuple[int, int] | None:
-    """Span of the noun phrase of ``text`` that ends with ``suffix`` (first occurrence)."""
-    i = text.find(suffix)
-    if i < 0:
-        return None
-    end = i + len(suffix)
-    start = i
-    while start > 0 and re.match(_CJK_RUN, text[start - 1]) and text[start - 1] not in _PHRASE_BREAK:
-        start -= 1
-    return (start, end)
-
-
-def _prepend(prev_q: str, q: str, english: bool) -> str:
-    """The previous question followed by this one: an honest merge when no rule fits better."""
-    prev = prev_q.rstrip()
-    q = q[:1].upper() + q[1:] if english else q
-    if english:
-        if prev and prev[-1] not in "?.!":
-            prev += "?"
-        return f"{prev} {q}"
-    if prev and prev[-1] not in "？?。！!":
-        prev += "？"
-    return f"{prev}{q}"
-
-
 def _topic(prev_q: str, english: bool) -> str:
-    """The thing the previous question was about: its words before the question word."""
+    """The thing a question is about: its subject noun phrase (the words before its question
+    word, without the verbs, time words and adverbs that end them)."""
     if english:
         t = re.sub(r"[?.!]+$", "", prev_q.strip())
         t = re.sub(
@@ -241,11 +474,16 @@ def _topic(prev_q: str, english: bool) -> str:
             t,
             flags=re.I,
         )
+        t = re.sub(r"^what about the\s+", "", t, flags=re.I)
         t = re.sub(r"\s+(?:called|named|known as|about|for|mean|do|grow|increase|reach)$", "", t, flags=re.I)
         return t.strip()
     q = prev_q.strip().rstrip("？?。！!")
     m = _Q_WORDS_ZH.search(q)
     t = q[: m.start()] if m else q
+    t = re.sub(r"^(?:关于|请问|那么|那)", "", t)
+    # A preposition after the subject starts the predicate: 「长安汽车计划|在欧洲建设…」.
+    cut = next((s for s, _e, flag in _spans(t) if flag == "p" and s >= 2), None)
+    t = t[:cut] if cut else t
     changed = True
     while changed and t:
         changed = False
@@ -253,6 +491,13 @@ def _topic(prev_q: str, english: bool) -> str:
             if t.endswith(verb) and len(t) > len(verb) + 1:
                 t = t[: -len(verb)]
                 changed = True
+        spans = _spans(t)
+        if len(spans) > 1 and spans[-1][2].startswith(_NOT_SUBJECT_TAGS) and not _TIME_ZH_RE.fullmatch(t[spans[-1][0]:]):
+            t = t[: spans[-1][0]]
+            changed = True
+        elif len(spans) > 1 and _TIME_ZH_RE.search(t) and _TIME_ZH_RE.search(t).end() == len(t):
+            t = t[: _TIME_ZH_RE.search(t).start()]
+            changed = True
     return t.strip("，, ")
 
 
@@ -264,43 +509,64 @@ def _replace_pronoun(q: str, pron: re.Match, topic: str, english: bool) -> str:
         rep = f"{topic}'s" if low in ("its", "their", "his", "her") else topic
         if low in ("this", "that", "these", "those"):
             # "this project" → the topic stands for the whole noun phrase
-            after = re.match(r"\s+([a-z]+)", q[pron.end() :])
+            after = re.match(r"\s+([a-z]+)", q[pron.end():])
             if after and after.group(1) not in ("is", "was", "are", "were", "do", "does", "mean", "means"):
-                return q[: pron.start()] + topic + q[pron.end() + after.end() :]
-        return q[: pron.start()] + rep + q[pron.end() :]
+                return q[: pron.start()] + topic + q[pron.end() + after.end():]
+        return q[: pron.start()] + rep + q[pron.end():]
     if word.startswith(("这", "那")) or word == "该":
         # 「这个大模型」: prefer the previous question's phrase that ends with the same noun.
-        rest = q[pron.end() :]
+        rest = q[pron.end():]
         for n in range(min(6, len(rest)), 0, -1):
             noun = rest[:n]
             if re.fullmatch(r"[\u4e00-\u9fff]+", noun) and topic.endswith(noun):
                 return q[: pron.start()] + topic + rest[n:]
-            if re.fullmatch(r"[\u4e00-\u9fff]+", noun):
+            if re.fullmatch(r"[\u4e00-\u9fff]+", noun) and n >= 2 or noun in ("县", "市", "区", "省", "镇", "村"):
                 span = _phrase_ending_with(topic, noun)
                 if span:
-                    return q[: pron.start()] + topic[span[0] : span[1]] + rest[n:]
+                    return q[: pron.start()] + topic[span[0]: span[1]] + rest[n:]
         return q[: pron.start()] + topic + ("的" if rest and not rest.startswith("的") else "") + rest
     if word == "其":
-        return q[: pron.start()] + topic + "的" + q[pron.end() :]
-    return q[: pron.start()] + topic + q[pron.end() :]
+        return q[: pron.start()] + topic + "的" + q[pron.end():]
+    return q[: pron.start()] + topic + q[pron.end():]
+
+
+def _correction(q: str, prev_q: str, english: bool) -> str | None:
+    """The previous question corrected by 「不是A，是B」 / "no, I meant B", or None."""
+    for pattern in _CORRECTION_EN if english else _CORRECTION_ZH:
+        m = pattern.match(q)
+        if not m:
+            continue
+        a = (m.groupdict().get("a") or "").strip(" \"'“”")
+        b = m.group("b").strip(" \"'“”")
+        if not b:
+            continue
+        if a:
+            i = prev_q.lower().find(a.lower()) if english else prev_q.find(a)
+            if i >= 0:
+                return prev_q[:i] + b + prev_q[i + len(a):]
+        out = _substitute(prev_q, b, english)
+        if out:
+            return out
+    return None
 
 
 # --- ordinals --------------------------------------------------------------------------------------
-def _resolve_ordinal(q: str, prev_answer: str, english: bool) -> str:
-    """``q`` with "the n-th one" replaced by that item of the previous answer, when it has one."""
+def _resolve_ordinal(q: str, prev_answer: str, english: bool) -> tuple[str, str]:
+    """``q`` with "the n-th one" replaced by that item of the previous answer, and the item
+    ("" when there is none)."""
     if not prev_answer:
-        return q
+        return q, ""
     if english:
         m = _ORD_EN_RE.search(q)
         if not m:
-            return q
+            return q, ""
         word = (m.group(1) or "").lower()
         n = _EN_ORD.get(word, -1 if word == "last" else 0) if word else int(m.group(3) or m.group(4))
         wants_source = bool(m.group(2) and _SOURCE_WORDS.search(m.group(2))) or not word
     else:
         m = _ORD_ZH_RE.search(q)
         if not m:
-            return q
+            return q, ""
         if m.group(3):
             n = 1
         elif m.group(4) or m.group(5):
@@ -310,12 +576,12 @@ def _resolve_ordinal(q: str, prev_answer: str, english: bool) -> str:
             n = int(raw) if raw.isdigit() else _CN_NUM.get(raw, 0)
         wants_source = bool(m.group(2) and _SOURCE_WORDS.search(m.group(2)))
     if n == 0:
-        return q
+        return q, ""
     item = _nth_item(prev_answer, n, wants_source)
     if not item:
-        return q
+        return q, ""
     quoted = f'"{item}"' if english else f"“{item}”"
-    return q[: m.start()] + quoted + q[m.end() :]
+    return q[: m.start()] + quoted + q[m.end():], item
 
 
 def _nth_item(answer: str, n: int, wants_source: bool) -> str | None:
@@ -354,7 +620,10 @@ def _numbered_items(answer: str) -> list[str]:
             items = [_clean(x) for x in [head, *parts[1:-1], tail]]
             if all(0 < len(x) <= 20 for x in items):
                 return items
-    return []
+    # 「A；B；C」: clauses of one answer separated by semicolons.
+    parts = [_clean(x) for x in re.split(r"[；;]", _MARKER.sub("", answer))]
+    parts = [x for x in parts if x]
+    return parts if len(parts) >= 3 else []
 
 
 def _cited_sentences(answer: str, n: int | None) -> list[str]:

@@ -44,6 +44,8 @@ class Answer:
     sentences: list[dict] = field(default_factory=list)  # the model's sentences as checked: text, supported, score, citations
     support: float | None = None  # share of the model's sentences that their cited passages support
     first_token_seconds: float | None = None  # from asking the model to its first piece of reply
+    rewritten_by: str = ""  # who wrote ``rewritten`` for a follow-up: "rules" or "llm" ("" with no history)
+    rewrite_note: str = ""  # why the language model's rewrite was not used, when it was not
 
     def as_dict(self) -> dict:
         return asdict(self)
