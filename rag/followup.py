@@ -102,11 +102,13 @@ _TRAILING_VERBS_ZH = (
     "叫做 称为 名为 叫 是 为 有 要 将 会 能 可以 达到 达 增长 增加 提高 提升 下降 减少 占 包括 投资 开发 "
     "迈上 跃上 实现 完成 发布 推出 建设 打造 举办 召开 位于 在 由 被 的 共 约 一共 总共 同比 比 还 又 都 也"
 ).split()
+# Modal words that open a predicate: 「川渝|要培育…」, 「长安汽车|计划在欧洲…」.
+_MODALS = set("要 将 会 能 可以 应 应该 需要 计划 打算 准备 力争 还要 还将 将要 拟".split())
 # Words after which a noun phrase stops being the subject (time words, adverbs, verbs…), by jieba tag.
 _NOT_SUBJECT_TAGS = ("t", "d", "ad", "v", "p", "c", "u", "y", "r", "f", "q", "a")
 
 _PRONOUNS_ZH = re.compile(
-    r"它们|它|他们|她们|他|她|(?<![尤极与及])其(?![中他余实次])|该(?=[\u4e00-\u9fff])|(?:这|那)(?:个|些|项|款|家|所|种|位|次|条)"
+    r"它们|它|他们|她们|他|她|(?<![尤极与及])其(?![中他余实次])|该(?=[\u4e00-\u9fff])|(?:这|那)(?:一|个|些|项|款|家|所|种|位|次|条)"
 )
 _PRONOUNS_EN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|him)\b", re.I)
 _PERSON_PRONOUNS = {"他", "她", "he", "she", "his", "her", "him"}
@@ -211,7 +213,7 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
         if item:
             text = f'What is said about "{item}"?' if english else f"关于“{item}”，文章是怎么说的？"
             return Rewrite(text, "ordinal", item)
-        x = x.strip("“”\"'")
+        x = x if re.fullmatch(r"“[^“”]{1,20}”", x) else x.strip("“”\"'")
         x = re.sub(r"^(?:the\s+)?", "", x) if english and not _PLACE_EN_RE.match(x) else x
         if x and not (english and _WH_EN.match(x)):
             out = _substitute_back(frames, x, english) or _attribute(topic, x, english)
@@ -231,14 +233,25 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
         if pron and (opens or not _names_own_topic(q[: pron.start()] + q[pron.end():], english)):
             target = topic
             if pron.group(0).lower() in _PERSON_PRONOUNS:
-                target = _person(prev_q) or _person(_MARKER.sub("", prev_a)) or topic
+                target = _person(prev_q) or _person(_MARKER.sub("", prev_a), titled_only=True) or topic
+            elif pron.group(0) in ("他们", "她们"):
+                target = next((p for f, _a in reversed(frames) if (p := _persons(f.text))), "") or topic
             rest = q[pron.end():].strip()
             if len(rest) >= 3 and prev.kind == "" and prev_q.endswith(rest):
                 return prev  # the same question again (the history holds it rewritten): no 「…的目标的目标」
             if target:
-                return Rewrite(_replace_pronoun(q, pron, target, english), "pronoun", target)
+                return Rewrite(_replace_pronoun(q, pron, target, english, prev_q), "pronoun", target)
 
-    # 5. 「那么…」 / "and …" opening a short question that names nothing of its own
+    # 其中X: X among what the previous question asked about
+    if not english and q.startswith("其中") and _is_short(q, english) and topic:
+        return Rewrite(topic + "中" + q[2:].lstrip("，,"), "pronoun", topic)
+
+    # 5. 「同比增长了多少？」「是哪一年成立的？」: a short question with no subject of its own takes
+    # the previous topic as its subject.
+    if not english and topic and len(q) <= 16 and _lacks_subject(q) and not q.startswith(topic):
+        return Rewrite(topic + q, "lead", topic)
+
+    # 6. 「那么…」 / "and …" opening a short question that names nothing of its own
     if _is_short(q, english) and not _names_own_topic(q, english) and topic:
         if english and re.match(r"^\s*(?:and|so|then)\b", q, re.I):
             rest = re.sub(r"^\s*(?:and|so|then)\b[\s,]*", "", q, flags=re.I)
@@ -276,13 +289,13 @@ def _substitute_back(frames: list[tuple[Rewrite, str]], x: str, english: bool) -
     """:func:`_substitute` on the previous standalone question; when that question holds nothing
     of X's kind, on the latest earlier one that does (「他还说了什么？」 then 「那涪陵呢？」)."""
     prev_q = frames[-1][0].text
-    out = _substitute(prev_q, x, english, insert=False)
-    if out is not None:
-        return out
-    for frame, _ in reversed(frames[:-1]):
-        out = _substitute(frame.text, x, english, insert=False)
-        if out is not None:
-            return out
+    # Only names (places, times, persons) are looked for further back: 「他还说了什么？」 then 「那涪陵呢？」.
+    back = frames if english or _kind_zh(re.sub(r"的$", "", x)) in ("place", "time", "person") else frames[-1:]
+    for loose in (False, True):  # gazetteer places first, then the ones jieba guesses (「长安」 is a city too)
+        for frame, _ in reversed(back):
+            out = _substitute(frame.text, x, english, insert=False, loose=loose)
+            if out is not None:
+                return out
     return _substitute(prev_q, x, english)
 
 
@@ -309,8 +322,20 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def _person(text: str) -> str | None:
-    """The first person jieba names in ``text`` (two or three characters, not a place)."""
+_TITLED_NAME = re.compile(
+    r"(?:书记|主任|院长|教授|总经理|副总裁|总裁|董事长|总编辑|负责人|博士|主席|部长|局长|县长|市长|省长|记者|研究员|员)"
+    r"([\u4e00-\u9fff]{2,3}?)(?=表示|说|介绍|认为|指出|透露|强调|建议|现场|因|在|，|,|。|是|挪用|受到)"
+)
+
+
+def _person(text: str, titled_only: bool = False) -> str | None:
+    """The first person ``text`` names: a name after a title (「总编辑杨元华表示」), else one that
+    jieba tags as a person (two or three characters, not a place)."""
+    m = _TITLED_NAME.search(text[:600])
+    if m:
+        return m.group(1)
+    if titled_only:
+        return None
     for word, flag in _tokens(text[:400]):
         if flag == "nr" and 2 <= len(word) <= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", word) \
                 and not _PLACE_ZH_RE.match(word):
@@ -318,10 +343,20 @@ def _person(text: str) -> str | None:
     return None
 
 
+def _persons(text: str) -> str:
+    """Two or more persons named together (「李珮、艾群博」), or ""."""
+    m = re.search(r"[\u4e00-\u9fff]{2,3}(?:、[\u4e00-\u9fff]{2,3})+", text)
+    if m and all(_tokens(p) and _tokens(p)[0][1] == "nr" for p in m.group(0).split("、")):
+        return m.group(0)
+    return ""
+
+
 def _kind_zh(x: str) -> str:
     """The kind of thing ``x`` names: place, time, person, org, industry, noun:<head>, or other."""
-    if _PLACE_ZH_RE.fullmatch(x):
+    if _PLACE_ZH_RE.fullmatch(x) or _place_spans(x) == [(0, len(x))]:
         return "place"
+    if re.fullmatch(r"“[^“”]{1,20}”", x):
+        return "quoted"
     if _TIME_ZH_RE.fullmatch(x):
         return "time"
     toks = _tokens(x)
@@ -339,17 +374,30 @@ def _kind_zh(x: str) -> str:
     return "other"
 
 
-def _place_span(text: str) -> tuple[int, int] | None:
-    m = _PLACE_ZH_RE.search(text)
-    if m:
-        return m.span()
-    for s, e, flag in _spans(text):
-        if flag == "ns" and e - s >= 2:
-            return (s, e)
-    return None
+def _place_spans(text: str, loose: bool = True) -> list[tuple[int, int]]:
+    """Spans of the places of ``text``: gazetteer names (with a city jieba finds right after
+    them: 「意大利都灵」), else the places jieba tags."""
+    out = []
+    for m in _PLACE_ZH_RE.finditer(text):
+        s, e = m.span()
+        nxt = next(((a, b) for a, b, flag in _spans(text) if a == e and flag in ("ns", "nr") and 2 <= b - a <= 3), None)
+        out.append((s, nxt[1] if nxt else e))
+    if not out and loose:
+        out = [(s, e) for s, e, flag in _spans(text) if flag == "ns" and e - s >= 2]
+    return out
 
 
-def _substitute(prev_q: str, x: str, english: bool, insert: bool = True) -> str | None:
+def _place_span(text: str, single: bool = False, loose: bool = True) -> tuple[int, int] | None:
+    """The first place of ``text``; with ``single``, the first that names one place (「成都」, not 「川渝」)."""
+    spans = _place_spans(text, loose)
+    if single:
+        for s, e in spans:
+            if text[s:e] not in _MULTI_PLACES:
+                return (s, e)
+    return spans[0] if spans else None
+
+
+def _substitute(prev_q: str, x: str, english: bool, insert: bool = True, loose: bool = True) -> str | None:
     """The previous question with the thing of the same kind as ``x`` replaced by ``x`` (a place
     or time it has none of is put in front, with ``insert``)."""
     if english:
@@ -363,7 +411,7 @@ def _substitute(prev_q: str, x: str, english: bool, insert: bool = True) -> str 
     x = re.sub(r"的$", "", x)
     kind = _kind_zh(x)
     if kind == "place":
-        span = _place_span(prev_q)
+        span = _place_span(prev_q, single=x not in _MULTI_PLACES, loose=loose)
         if span is None:
             return x + prev_q if insert else None  # the previous question, now about that place
         s, e = span
@@ -374,6 +422,12 @@ def _substitute(prev_q: str, x: str, english: bool, insert: bool = True) -> str 
     if kind == "time":
         m = _TIME_ZH_RE.search(prev_q)
         return prev_q[: m.start()] + x + prev_q[m.end():] if m else (x + prev_q if insert else None)
+    if kind == "quoted":
+        found = list(re.finditer(r"“[^“”]{1,20}”", prev_q))
+        if found:  # the last quoted term is the one asked about: 「“1+5+N”机制中的“1”」
+            m = found[-1]
+            return prev_q[: m.start()] + x + prev_q[m.end():]
+        return None
     if kind == "person":
         p = _person(prev_q)
         if p:
@@ -385,7 +439,7 @@ def _substitute(prev_q: str, x: str, english: bool, insert: bool = True) -> str 
             if span:
                 return prev_q[: span[0]] + x + prev_q[span[1]:]
     if kind.startswith("noun:"):
-        span = _phrase_ending_with(prev_q, kind[5:])
+        span = _phrase_ending_with(prev_q, kind[5:], last=True)
         if span:
             return prev_q[: span[0]] + x + prev_q[span[1]:]
     if kind == "org":
@@ -395,7 +449,7 @@ def _substitute(prev_q: str, x: str, english: bool, insert: bool = True) -> str 
     # A place at the head of a longer X (「四川的增速」): the place swaps, the rest is an attribute.
     mx = _PLACE_ZH_RE.match(x)
     if mx and len(x) <= 8 and mx.end() < len(x):
-        swapped = _substitute(prev_q, mx.group(0), english, insert)
+        swapped = _substitute(prev_q, mx.group(0), english, insert, loose)
         rest = x[mx.end():].lstrip("的")
         if swapped and rest:
             return _attribute(_topic(swapped, False), rest, False)
@@ -427,15 +481,16 @@ def _attribute(topic: str, x: str, english: bool) -> str | None:
     return f"{topic}的{x}如何？"
 
 
-def _phrase_ending_with(text: str, suffix: str, skip_place: bool = False) -> tuple[int, int] | None:
+def _phrase_ending_with(text: str, suffix: str, skip_place: bool = False, last: bool = False) -> tuple[int, int] | None:
     """Span of the noun phrase of ``text`` that ends with ``suffix`` (first occurrence); with
     ``skip_place`` the place that opens the phrase stays outside it (「川渝|汽车产业」)."""
-    i = text.find(suffix)
+    i = text.rfind(suffix) if last else text.find(suffix)
     if i < 0:
         return None
     end = i + len(suffix)
     start = i
-    while start > 0 and re.match(_CJK_RUN, text[start - 1]) and text[start - 1] not in _PHRASE_BREAK:
+    while start > 0 and re.match(_CJK_RUN, text[start - 1]) and text[start - 1] not in _PHRASE_BREAK \
+            and not text[:start].endswith(suffix):
         start -= 1
     if skip_place:
         while True:
@@ -448,6 +503,23 @@ def _phrase_ending_with(text: str, suffix: str, skip_place: bool = False) -> tup
     if start == i and skip_place and suffix in ("产业", "集群", "行业"):
         return None  # 「汽车产业」's head alone is not the phrase
     return (start, end)
+
+
+_SUBJECTLESS_START = re.compile(r"^(?:是|还|又|也|要|将|会|能|共|一共|总共|同比|环比|第[一二三四五六七八九十\d]+[个项条点种家位款处段句则])")
+
+
+def _lacks_subject(q: str) -> bool:
+    """Whether a Chinese question opens with its predicate (a verb, an adverb, 是, an ordinal) and
+    names no place, time, person, organisation or quoted term of its own."""
+    if _SUBJECTLESS_START.match(q):
+        return True
+    if _names_own_topic(q, False):
+        return False
+    toks = _tokens(q)
+    if any(flag in ("nr", "ns", "nt", "nz") for _w, flag in toks):
+        return False
+    first = toks[0][1] if toks else ""
+    return first in ("v", "d", "c", "p", "ad", "vd")
 
 
 def _is_short(q: str, english: bool) -> bool:
@@ -482,7 +554,7 @@ def _topic(prev_q: str, english: bool) -> str:
     t = q[: m.start()] if m else q
     t = re.sub(r"^(?:关于|请问|那么|那)", "", t)
     # A preposition after the subject starts the predicate: 「长安汽车计划|在欧洲建设…」.
-    cut = next((s for s, _e, flag in _spans(t) if flag == "p" and s >= 2), None)
+    cut = next((s for s, e, flag in _spans(t) if s >= 2 and (flag in ("p", "d", "t") or t[s:e] in _MODALS)), None)
     t = t[:cut] if cut else t
     changed = True
     while changed and t:
@@ -492,7 +564,7 @@ def _topic(prev_q: str, english: bool) -> str:
                 t = t[: -len(verb)]
                 changed = True
         spans = _spans(t)
-        if len(spans) > 1 and spans[-1][2].startswith(_NOT_SUBJECT_TAGS) and not _TIME_ZH_RE.fullmatch(t[spans[-1][0]:]):
+        if len(spans) > 1 and _not_subject(spans[-1][2]) and not _TIME_ZH_RE.fullmatch(t[spans[-1][0]:]):
             t = t[: spans[-1][0]]
             changed = True
         elif len(spans) > 1 and _TIME_ZH_RE.search(t) and _TIME_ZH_RE.search(t).end() == len(t):
@@ -501,8 +573,13 @@ def _topic(prev_q: str, english: bool) -> str:
     return t.strip("，, ")
 
 
-def _replace_pronoun(q: str, pron: re.Match, topic: str, english: bool) -> str:
-    """``q`` with the pronoun ``pron`` replaced by ``topic``."""
+def _not_subject(flag: str) -> bool:
+    return flag in _NOT_SUBJECT_TAGS or flag.startswith("u")
+
+
+def _replace_pronoun(q: str, pron: re.Match, topic: str, english: bool, prev_q: str = "") -> str:
+    """``q`` with the pronoun ``pron`` replaced by ``topic`` (「这个X」: by the previous question's
+    phrase that ends in X, when it has one)."""
     word = pron.group(0)
     if english:
         low = word.lower()
@@ -521,9 +598,14 @@ def _replace_pronoun(q: str, pron: re.Match, topic: str, english: bool) -> str:
             if re.fullmatch(r"[\u4e00-\u9fff]+", noun) and topic.endswith(noun):
                 return q[: pron.start()] + topic + rest[n:]
             if re.fullmatch(r"[\u4e00-\u9fff]+", noun) and n >= 2 or noun in ("县", "市", "区", "省", "镇", "村"):
-                span = _phrase_ending_with(topic, noun)
-                if span:
-                    return q[: pron.start()] + topic[span[0]: span[1]] + rest[n:]
+                for where in (topic, prev_q):
+                    span = _phrase_ending_with(where, noun)
+                    if span:
+                        phrase = re.sub(r"^(?:多少|几)[个项家条位种款所次]?", "", where[span[0]: span[1]])
+                        if len(phrase) > len(noun) and not _Q_WORDS_ZH.search(phrase):
+                            if where is prev_q and not phrase.startswith(topic):
+                                phrase = f"{topic}的{phrase}"  # 「这些任务」 → 「川渝的工作任务」
+                            return q[: pron.start()] + phrase + rest[n:]
         return q[: pron.start()] + topic + ("的" if rest and not rest.startswith("的") else "") + rest
     if word == "其":
         return q[: pron.start()] + topic + "的" + q[pron.end():]
@@ -589,6 +671,8 @@ def _nth_item(answer: str, n: int, wants_source: bool) -> str | None:
     sentence carrying the n-th citation."""
     items = [] if wants_source else _numbered_items(answer)
     if not items:
+        if not wants_source:
+            return None  # 「第一项」 with no list in the answer: the item is not known
         items = _cited_sentences(answer, n if n > 0 else None)
         if n > 0:
             return items[0] if items else None

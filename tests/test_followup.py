@@ -43,8 +43,9 @@ def test_a_noun_of_the_same_kind_swaps_for_its_counterpart():
     assert rewrite_question("那巴蜀中学呢？", [(NANKAI, "……")]) == "巴蜀中学的教育大模型是在哪天正式启动的？"
 
 
-def test_an_elliptical_question_with_nothing_to_swap_keeps_the_previous_question_in_front():
-    assert rewrite_question("那么增速呢？", [(NANKAI, "……")]) == "重庆南开中学的教育大模型是在哪天正式启动的？那么增速呢？"
+def test_an_elliptical_question_with_nothing_to_swap_asks_it_of_the_previous_topic():
+    # Not the two questions glued together: that searched the previous question again.
+    assert rewrite_question("那么增速呢？", [(NANKAI, "……")]) == "重庆南开中学的教育大模型的增速如何？"
 
 
 def test_ta_is_replaced_by_the_topic_of_the_previous_question():
@@ -77,7 +78,7 @@ def test_english_it_is_replaced_by_the_topic():
 def test_the_second_one_resolves_to_the_second_numbered_item_of_the_answer():
     answer = "1. Cars [1]\n2. Electronics [2]\n3. Materials [1]"
     q = rewrite_question("what about the second one?", [("What are the industries?", answer)])
-    assert q == 'What are the industries? What about "Electronics"?'
+    assert q == 'What is said about "Electronics"?'
 
 
 def test_dierge_resolves_to_the_second_item_of_an_enumeration():
