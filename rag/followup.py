@@ -140,9 +140,9 @@ _CORRECTION_ZH = (
     # 不是A，是B / 不是A而是B / 不对，不是A，是B
     re.compile(r"^(?:不对|错了)?[，,。\s]*不是(?P<a>[^，,。]{1,24}?)[，,、\s]*(?:而|我说的|我问的)?是(?P<b>[^，,。？?]{1,24})[。！!？?]*$"),
     # 我说的是B，不是A
-    re.compile(r"^(?:不对|错了)?[，,。\s]*(?:我(?:是)?(?:说|问|指)的?是|我想问的?是)(?P<b>[^，,。？?]{1,24})[，,\s]*不是(?P<a>[^，,。？?]{1,24})[。！!？?]*$"),
+    re.compile(r"^(?:不对|错了)?[，,。\s]*(?:我(?:是)?(?:说|问|指)的?是?|我想问的?是)(?P<b>[^，,。？?]{1,24})[，,\s]*不是(?P<a>[^，,。？?]{1,24})[。！!？?]*$"),
     # 不对，我是说B / 我指的是B
-    re.compile(r"^(?:不对|错了|不是)?[，,。\s]*(?:我(?:是)?(?:说|问|指)的?是|我想问的?是|应该是)(?P<b>[^，,。？?]{1,24})[。！!？?]*$"),
+    re.compile(r"^(?:不对|错了|不是)?[，,。\s]*(?:我(?:是)?(?:说|问|指)的?是?|我想问的?是|应该是)(?P<b>[^，,。？?]{1,24})[。！!？?]*$"),
 )
 _CORRECTION_EN = (
     re.compile(r"^\s*(?:no|nope|sorry|wrong)?[,.!]?\s*not\s+(?P<a>.+?)\s*[,;]\s*(?:but\s+|i\s+meant\s+)?(?P<b>.+?)\s*[.!?]*\s*$", re.I),
@@ -214,6 +214,8 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
             text = f'What is said about "{item}"?' if english else f"关于“{item}”，文章是怎么说的？"
             return Rewrite(text, "ordinal", item)
         x = x if re.fullmatch(r"“[^“”]{1,20}”", x) else x.strip("“”\"'")
+        if not english:  # 「它的客流量呢？」: an attribute of the previous topic
+            x = re.sub(r"^(?:它们|它|其|该)的?", "", x) or x
         x = re.sub(r"^(?:the\s+)?", "", x) if english and not _PLACE_EN_RE.match(x) else x
         if x and not (english and _WH_EN.match(x)):
             out = _substitute_back(frames, x, english) or _attribute(topic, x, english)
@@ -239,8 +241,9 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
             rest = q[pron.end():].strip()
             if len(rest) >= 3 and prev.kind == "" and prev_q.endswith(rest):
                 return prev  # the same question again (the history holds it rewritten): no 「…的目标的目标」
-            if target:
-                return Rewrite(_replace_pronoun(q, pron, target, english, prev_q), "pronoun", target)
+            out = _replace_pronoun(q, pron, target, english, prev_q) if target or not english else q
+            if out != q:
+                return Rewrite(out, "pronoun", target)
 
     # 其中X: X among what the previous question asked about
     if not english and q.startswith("其中") and _is_short(q, english) and topic:
@@ -323,7 +326,7 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
 
 
 _TITLED_NAME = re.compile(
-    r"(?:书记|主任|院长|教授|总经理|副总裁|总裁|董事长|总编辑|负责人|博士|主席|部长|局长|县长|市长|省长|记者|研究员|员)"
+    r"(?:书记|主任|院长|校长|教授|经理|总裁|董事长|总编辑|负责人|博士|主席|部长|局长|县长|市长|省长|记者|研究员|工程师|设计师|员)"
     r"([\u4e00-\u9fff]{2,3}?)(?=表示|说|介绍|认为|指出|透露|强调|建议|现场|因|在|，|,|。|是|挪用|受到)"
 )
 
@@ -603,10 +606,14 @@ def _replace_pronoun(q: str, pron: re.Match, topic: str, english: bool, prev_q: 
                     if span:
                         phrase = re.sub(r"^(?:多少|几)[个项家条位种款所次]?", "", where[span[0]: span[1]])
                         if len(phrase) > len(noun) and not _Q_WORDS_ZH.search(phrase):
-                            if where is prev_q and not phrase.startswith(topic):
+                            if where is prev_q and topic and not phrase.startswith(topic):
                                 phrase = f"{topic}的{phrase}"  # 「这些任务」 → 「川渝的工作任务」
                             return q[: pron.start()] + phrase + rest[n:]
+        if not topic:
+            return q
         return q[: pron.start()] + topic + ("的" if rest and not rest.startswith("的") else "") + rest
+    if not topic:
+        return q
     if word == "其":
         return q[: pron.start()] + topic + "的" + q[pron.end():]
     return q[: pron.start()] + topic + q[pron.end():]
