@@ -49,18 +49,27 @@ def load_conversations(path: Path | str) -> list[dict]:
         turns = item.get("turns")
         if not isinstance(turns, list) or not turns:
             raise EvalSetError(f"{path}:{n}: each line needs \"turns\": a list of questions in the dev-set schema.")
-        conv_id = str(item.get("id") or f"line{n}")
         for i, turn in enumerate(turns, 1):
             if not isinstance(turn, dict) or not str(turn.get("question", "")).strip():
                 raise EvalSetError(f"{path}:{n}: turn {i} needs a non-empty \"question\".")
-            turn.setdefault("id", f"{conv_id}.{i}")
-            turn.setdefault("type", "fact")
-            turn.setdefault("must_include", [])
-            turn.setdefault("evidence", [])
-        out.append({"id": conv_id, "turns": turns})
+        out.append(_filled(item, f"line{n}"))
     if not out:
         raise EvalSetError(f"Conversation file {path} holds no conversations.")
     return out
+
+
+def _filled(conv: dict, default_id: str) -> dict:
+    """``conv`` with its id and every turn's id, type, must_include and evidence filled in."""
+    conv_id = str(conv.get("id") or default_id)
+    turns = []
+    for i, turn in enumerate(conv["turns"], 1):
+        turn = dict(turn)
+        turn.setdefault("id", f"{conv_id}.{i}")
+        turn.setdefault("type", "fact")
+        turn.setdefault("must_include", [])
+        turn.setdefault("evidence", [])
+        turns.append(turn)
+    return {**conv, "id": conv_id, "turns": turns}
 
 
 def _same_question(a: str, b: str) -> bool:
@@ -122,6 +131,7 @@ def evaluate_conversations(
 ) -> dict:
     """``{"conversations", "turns", "overall", "by_turn", "outcomes"}``: figures per turn position."""
     outcomes: list[TurnOutcome] = []
+    conversations = [_filled(c, f"conversation{i + 1}") for i, c in enumerate(conversations)]
     for i, conv in enumerate(conversations):
         outcomes.extend(evaluate_conversation(engine, conv, k=k, mode=mode, llm=llm))
         if progress:
