@@ -234,7 +234,11 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
         opens = pron is not None and not q[: pron.start()].strip(" ,，") or bool(pron and _LEAD_ZH.fullmatch(q[: pron.start()]))
         if pron and (opens or not _names_own_topic(q[: pron.start()] + q[pron.end():], english)):
             target = topic
-            if pron.group(0).lower() in _PERSON_PRONOUNS:
+            counted = re.match(r"^\s*how many\s+([a-z][\w-]*(?:\s+[a-z][\w-]*)?)\s+(?:did|do|does|has|have|had|are|were|will)\b",
+                               prev_q, re.I) if english else None
+            if counted and pron.group(0).lower() in ("them", "they", "these", "those"):
+                target = f"the {counted.group(1)} of {topic}" if topic else f"the {counted.group(1)}"
+            elif pron.group(0).lower() in _PERSON_PRONOUNS:
                 target = _person(prev_q) or _person(_MARKER.sub("", prev_a), titled_only=True) or topic
             elif pron.group(0) in ("他们", "她们"):
                 target = next((p for f, _a in reversed(frames) if (p := _persons(f.text))), "") or topic
@@ -255,6 +259,14 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
         return Rewrite(topic + q, "lead", topic)
 
     # 6. 「那么…」 / "and …" opening a short question that names nothing of its own
+    if english and topic and _is_short(q, english) and re.match(r"^\s*(?:and|so|then)\b", q, re.I):
+        rest = re.sub(r"^\s*(?:and|so|then)\b[\s,]*", "", q, flags=re.I)
+        names = [n for n in _names_en(prev_q) if n.lower() not in rest.lower()]
+        if _TIME_EN_RE.search(rest):  # its own year replaces the previous one
+            names = [n for n in names if not _TIME_EN_RE.fullmatch(n)]
+        if _WH_EN.match(rest) and names:
+            rest = rest.rstrip("?.! ")
+            return Rewrite(f"{rest[:1].upper()}{rest[1:]} ({', '.join(names)})?", "lead", topic)
     if _is_short(q, english) and not _names_own_topic(q, english) and topic:
         if english and re.match(r"^\s*(?:and|so|then)\b", q, re.I):
             rest = re.sub(r"^\s*(?:and|so|then)\b[\s,]*", "", q, flags=re.I)
@@ -278,7 +290,8 @@ def _names_en(q: str) -> list[str]:
     """The places and capitalised names of an English question, in order, once each."""
     inner = re.sub(r"\s*\([^)]*\)\s*(?=[?.!]*$)", "", q)  # an earlier "(names)" is not repeated
     names = [m.group(0) for m in _PLACE_EN_RE.finditer(inner)]
-    names += [w for w in re.findall(r"\b[A-Z][\w'-]*\b", inner)[1:] if not _PLACE_EN_RE.fullmatch(w)]
+    words = inner.split(maxsplit=1)[1] if " " in inner else ""
+    names += [n for n in re.findall(r"\b[A-Z][\w'·-]*(?:\s+[A-Z][\w'·-]*)*", words) if not _PLACE_EN_RE.fullmatch(n)]
     names += re.findall(r"(?<![\w.])(?:19|20)\d\d(?![\w.])", inner)
     names += [m.group(1) for m in re.finditer(r"\(([^)]*)\)\s*[?.!]*$", q) for _ in [0]]
     out: list[str] = []
@@ -410,6 +423,12 @@ def _substitute(prev_q: str, x: str, english: bool, insert: bool = True, loose: 
                 return prev_q[: mp.start()] + mx.group(0) + prev_q[mp.end():]
             if mx and mp:
                 return prev_q
+        # "the automotive industry" for "the electronic information manufacturing industry": same head noun
+        head = re.search(r"([a-z]+)$", x.strip(), re.I)
+        if head and len(x.split()) >= 2:
+            mp = re.search(rf"\bthe\s+(?:[\w-]+\s+){{0,5}}?{re.escape(head.group(1))}\b", prev_q, re.I)
+            if mp:
+                return prev_q[: mp.start()] + "the " + x.strip() + prev_q[mp.end():]
         return None
     x = re.sub(r"的$", "", x)
     kind = _kind_zh(x)
@@ -542,15 +561,22 @@ def _topic(prev_q: str, english: bool) -> str:
     word, without the verbs, time words and adverbs that end them)."""
     if english:
         t = re.sub(r"[?.!]+$", "", prev_q.strip())
-        t = re.sub(
+        m = re.match(
             r"^(?:what|which|who|whom|whose|how(?:\s+(?:many|much|long|large|big|old))?|when|where|why)\s+"
-            r"(?:\w+\s+)??(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should)\s+",
-            "",
+            r"(?:[\w'-]+\s+){0,3}?(?P<aux>is|are|was|were|did|does|do|has|have|had|will|would|can|could|should)\s+",
             t,
             flags=re.I,
         )
+        if m:
+            t = t[m.end():]
+            if m.group("aux").lower() in ("did", "does", "do", "will", "would", "can", "could", "should", "has",
+                                          "have", "had"):
+                # "did Changan Automobile sell …": a named subject ends where the lowercase verb begins
+                named = re.match(r"^(?:the\s+)?(?:[A-Z][\w'·-]*\s*)+", t)
+                if named:
+                    t = named.group(0)
         t = re.sub(r"^what about the\s+", "", t, flags=re.I)
-        t = re.sub(r"\s+(?:called|named|known as|about|for|mean|do|grow|increase|reach)$", "", t, flags=re.I)
+        t = re.sub(r"\s+(?:called|named|known as|about|for|mean|do|grow|increase|reach|\w+ed)$", "", t, flags=re.I)
         return t.strip()
     q = prev_q.strip().rstrip("？?。！!")
     m = _Q_WORDS_ZH.search(q)

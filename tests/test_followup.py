@@ -227,3 +227,23 @@ def test_english_no_i_meant_swaps_the_place():
 def test_the_first_item_without_a_list_in_the_answer_is_not_guessed_from_a_citation():
     q = rewrite_question("第一项是什么？", [("大会部署了多少项重大任务？", "大会部署了7项重大任务。[1]")])
     assert "7项重大任务" not in q.replace("大会部署了多少项重大任务", "")
+
+
+def test_english_them_after_how_many_is_the_counted_thing():
+    q = rewrite_question("Where do they work?", [("How many engineers does Huawei employ in Chengdu?", "…")])
+    assert q == "Where do the engineers of Huawei work?"
+
+
+def test_english_what_about_a_phrase_with_the_same_head_noun_swaps_the_phrase():
+    q = rewrite_question("What about the textile industry?", [("How large is the steel industry of Hubei?", "…")])
+    assert q == "How large is the textile industry of Hubei?"
+
+
+def test_english_and_with_a_question_of_its_own_takes_the_names_it_lacks():
+    q = rewrite_question("And what is the target for 2026?", [("How many buses did Yutong Group build in 2024?", "…")])
+    assert q == "What is the target for 2026 (Yutong Group)?"
+
+
+def test_english_it_after_a_passive_question_is_the_subject_without_its_participle():
+    q = rewrite_question("Who designed it?", [("When was the Chaotianmen Bridge opened?", "…")])
+    assert q == "Who designed the Chaotianmen Bridge?"
