@@ -20,10 +20,13 @@ The kinds, in order:
    same kind in the previous standalone question: a place for a place, a year for a year, a person
    for a person, an industry for an industry, 「…中学」 for 「…中学」, else what it counted. With no
    thing of that kind, X becomes an attribute of the previous question's topic (「<topic>的X如何？」).
-4. Pronouns (它, 该…, 其, 他们, 这个…, "it", "they"…) in a short question are replaced by the topic of
-   the previous question (its subject noun phrase), 他/她 by the person it named.
-5. A short question that opens with 那/那么 or "and" and names nothing of its own gets the
-   previous topic as its subject.
+4. Pronouns (它, 该…, 其, 其中, 他们, 这个…, "it", "they"…) in a short question are replaced by the
+   topic of the previous question (its subject noun phrase), 他/她 by the person the previous
+   question or answer named, 他们 by the persons named together, "them" by what was counted.
+5. A short question that opens with its predicate (「同比增长了多少？」, 「是哪一年成立的？」), with
+   那/那么 or with "and" takes the previous topic as its subject (an English one: the names it lacks).
+
+Each kind is a rule of :mod:`rag.rules` (``followup_*``) that can be switched off.
 
 Kinds of things come from a gazetteer of places (general geography, not fitted to any question
 set), date patterns, jieba's part-of-speech tags (persons, organisations) and the head noun of a
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .questions import is_english
+from .rules import rule_on
 
 log = logging.getLogger(__name__)
 
@@ -199,16 +203,16 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
     topic = prev.topic or _topic(prev_q, english)
 
     # 1. corrections: 「不是A，是B」
-    fixed = _correction(q, prev_q, english)
+    fixed = _correction(q, prev_q, english) if rule_on("followup_correction") else None
     if fixed is not None:
         return Rewrite(fixed, "correction", _topic(fixed, english))
 
     # 2. ordinals first: they turn "the second one" into a thing the other rules can use.
-    q_ord, item = _resolve_ordinal(q, prev_a, english)
+    q_ord, item = _resolve_ordinal(q, prev_a, english) if rule_on("followup_ordinal") else (q, "")
 
     # 3. elliptical: 「那X呢？」 / "what about X?"
     m = (_ELLIPSIS_EN if english else _ELLIPSIS_ZH).match(q_ord)
-    if m and not (not english and _Q_WORDS_ZH.search(m.group("x"))):
+    if m and rule_on("followup_ellipsis") and not (not english and _Q_WORDS_ZH.search(m.group("x"))):
         x = m.group("x").strip()
         if item:
             text = f'What is said about "{item}"?' if english else f"关于“{item}”，文章是怎么说的？"
@@ -229,7 +233,7 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
         return Rewrite(q_ord, "ordinal", item)
 
     # 4. pronouns in a short question
-    if _is_short(q, english):
+    if _is_short(q, english) and rule_on("followup_pronoun"):
         pron = (_PRONOUNS_EN if english else _PRONOUNS_ZH).search(q)
         opens = pron is not None and not q[: pron.start()].strip(" ,，") or bool(pron and _LEAD_ZH.fullmatch(q[: pron.start()]))
         if pron and (opens or not _names_own_topic(q[: pron.start()] + q[pron.end():], english)):
@@ -250,8 +254,11 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
                 return Rewrite(out, "pronoun", target)
 
     # 其中X: X among what the previous question asked about
-    if not english and q.startswith("其中") and _is_short(q, english) and topic:
+    if not english and q.startswith("其中") and _is_short(q, english) and topic and rule_on("followup_pronoun"):
         return Rewrite(topic + "中" + q[2:].lstrip("，,"), "pronoun", topic)
+
+    if not rule_on("followup_subjectless"):
+        return _standalone(q)
 
     # 5. 「同比增长了多少？」「是哪一年成立的？」: a short question with no subject of its own takes
     # the previous topic as its subject.
@@ -270,10 +277,8 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
     if _is_short(q, english) and not _names_own_topic(q, english) and topic:
         if english and re.match(r"^\s*(?:and|so|then)\b", q, re.I):
             rest = re.sub(r"^\s*(?:and|so|then)\b[\s,]*", "", q, flags=re.I)
-            names = _names_en(prev_q)
-            if _WH_EN.match(rest) and names:
-                rest = rest.rstrip("?.! ")
-                return Rewrite(f"{rest[:1].upper()}{rest[1:]} ({', '.join(names)})?", "lead", topic)
+            if _WH_EN.match(rest):
+                return _standalone(q)
             return Rewrite(_attribute(topic, rest, True) or q, "lead", topic)
         lead = None if english else _LEAD_ZH.match(q)
         if lead:
