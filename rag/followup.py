@@ -46,6 +46,7 @@ from .rules import rule_on
 log = logging.getLogger(__name__)
 
 History = list[tuple[str, str]]
+MAX_TURN_CHARS = 4000  # of an earlier question or answer that the rewriter reads
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,9 @@ def standalone_history(history: History) -> list[tuple[Rewrite, str]]:
     """Each earlier turn's standalone question (resolved in order) with its answer text."""
     frames: list[tuple[Rewrite, str]] = []
     for item in history:
-        prev_q, prev_a = (item[0] or "").strip(), (item[1] or "") if len(item) > 1 else ""
+        item = tuple(item or ())
+        prev_q = str(item[0] or "").strip()[:MAX_TURN_CHARS] if item else ""
+        prev_a = str(item[1] or "")[:MAX_TURN_CHARS] if len(item) > 1 else ""
         if not prev_q:
             continue
         frames.append((_rewrite_one(prev_q, frames) if frames else _standalone(prev_q), prev_a))

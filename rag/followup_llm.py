@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .chat import ChatError, ChatModel, Message
-from .followup import History, _person, _PLACE_EN_RE, _PLACE_ZH_RE, _tokens, rewrite
+from .followup import MAX_TURN_CHARS, History, _person, _PLACE_EN_RE, _PLACE_ZH_RE, _tokens, rewrite
 from .questions import is_english
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,20 @@ class LLMRewrite:
     note: str = ""
 
 
+def _pairs(history: History) -> list[tuple[str, str]]:
+    """The turns as (question, answer) strings, whatever shape they came in."""
+    out = []
+    for item in history or ():
+        item = tuple(item or ())
+        if item and str(item[0] or "").strip():
+            out.append((str(item[0])[:MAX_TURN_CHARS], str(item[1] or "")[:MAX_TURN_CHARS] if len(item) > 1 else ""))
+    return out
+
+
 def build_messages(question: str, history: History) -> list[Message]:
     """The prompt: the recent turns (answers shortened, citation markers removed) and the question."""
     lines = []
-    for item in list(history)[-TURNS_SHOWN:]:
+    for item in _pairs(history)[-TURNS_SHOWN:]:
         q, a = item[0], item[1] if len(item) > 1 else ""
         a = re.sub(r"\s*\[\d{1,3}\]", "", a or "").strip()
         a = a if len(a) <= ANSWER_CHARS else a[:ANSWER_CHARS] + "…"
@@ -80,7 +90,7 @@ def entities(text: str) -> list[str]:
 
 def unsupported(rewritten: str, question: str, history: History) -> list[str]:
     """The entities of ``rewritten`` that neither ``question`` nor the history holds."""
-    source = _norm(question + "\n" + "\n".join(f"{item[0]}\n{item[1] if len(item) > 1 else ''}" for item in history))
+    source = _norm(question + "\n" + "\n".join(f"{q}\n{a}" for q, a in _pairs(history)))
     return [e for e in entities(rewritten) if _norm(e) not in source]
 
 
@@ -93,6 +103,7 @@ def _clean_reply(reply: str) -> str:
 def rewrite_with_llm(question: str, history: History, model: ChatModel) -> LLMRewrite:
     """The model's standalone form of ``question``, if it passes the entity check; else the
     deterministic rewrite, with the reason."""
+    history = _pairs(history)
     rules = rewrite(question, history).text
 
     def fallback(why: str) -> LLMRewrite:

@@ -247,3 +247,13 @@ def test_english_and_with_a_question_of_its_own_takes_the_names_it_lacks():
 def test_english_it_after_a_passive_question_is_the_subject_without_its_participle():
     q = rewrite_question("Who designed it?", [("When was the Chaotianmen Bridge opened?", "…")])
     assert q == "Who designed the Chaotianmen Bridge?"
+
+
+def test_history_items_with_missing_parts_are_read_without_error():
+    history = [(INDUSTRY,), None, ("", "……"), [INDUSTRY, None]]
+    assert rewrite_question("那四川呢？", history) == "四川汽车产业整体规模有多大？"
+
+
+def test_a_huge_earlier_turn_does_not_make_the_rewrite_huge():
+    history = [("川渝" + "汽车" * 20000 + "产业规模有多大？", "两地" * 50000)]
+    assert len(rewrite_question("那四川呢？", history)) <= 4000 + 10
