@@ -114,6 +114,18 @@ def test_rag_eval_prints_a_row_per_turn_position(tmp_path, indexed_e5, capsys):
     assert all(re.search(rf"^{row}\s", out, re.M) for row in ("turn 1", "turn 2", "turn 3", "overall"))
 
 
+def test_rag_chat_repeating_a_follow_up_searches_the_same_rewrite_each_time(indexed_e5, capsys, monkeypatch):
+    import io
+
+    from rag.cli import main
+
+    turns = "星河小学机器人队研发了什么巡检机器人？\n" + "它后来怎么样了？\n" * 4
+    monkeypatch.setattr("sys.stdin", io.StringIO(turns))
+    assert main(["chat", "--mode", "bm25", *indexed_e5]) == 0
+    searched = re.findall(r"\(searched as: (.+)\)", capsys.readouterr().out)
+    assert len(searched) == 4 and len(set(searched)) == 1 and "后来后来" not in searched[0]
+
+
 # --- the committed conversations -----------------------------------------------------------------------
 def committed() -> list[dict]:
     return load_conversations(CONVERSATIONS)
