@@ -277,7 +277,7 @@ class Engine:
         chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)
         for item in chosen.stream(evidence, self.policy, self.model):
             if isinstance(item, Answer):
-                yield replace(item, question=asked, rewritten=rewritten, mode=mode,
+                yield replace(item, question=asked, rewritten=rewritten, mode=mode, k=k,
                               seconds=round(time.perf_counter() - started, 4))
                 return
             yield item

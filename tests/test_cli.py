@@ -29,7 +29,7 @@ def test_ask_json_is_one_object_with_citations(indexed, capsys):
     main(["ask", "StarBot巡检机器人搭载了什么系统？", "--mode", "bm25", "--json", *indexed])
     data = json.loads(capsys.readouterr().out)
     assert data["citations"][0]["file"] == "b.txt"
-    assert {"n", "chunk_id", "title", "line_start", "line_end", "passage"} <= set(data["citations"][0])
+    assert {"n", "passage_id", "title", "line_start", "line_end", "passage", "spans"} <= set(data["citations"][0])
 
 
 def test_empty_question_exits_2_with_a_clear_message(indexed, capsys):
