@@ -1,0 +1,105 @@
+"""The app served with credentials and a question limit: a state-changing call needs the
+administrator's sign-in, a client that asks too fast is told when to ask again."""
+
+from __future__ import annotations
+
+import gradio as gr
+import httpx
+import pytest
+
+from tests.e2e.conftest import _start, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, demo_index):
+    """The real app (over the demo index) with credentials, and a write probe wired like the page's
+    re-index and upload handlers: it calls ``refuse_write`` with the request Gradio hands it."""
+    from ui.access import refuse_write
+    from ui.app import build_app
+    from ui.limits import RateLimit
+
+    corpus, index = demo_index
+    app = build_app(index_dir=index, corpus_dir=corpus, embedder="e5-small", warm=False)
+
+    def write_probe(request: gr.Request) -> str:
+        return refuse_write(request) or "allowed"
+
+    with app:
+        gr.api(write_probe, api_name="write_probe")
+    app.yuwen_holder.warm()
+    url = _start(app, free_port(), auth="admin:s3cret:x")
+    yield url, app, RateLimit
+    app.close()
+
+
+def _sign_in(url: str, auth) -> httpx.Response:
+    return httpx.get(f"{url}admin", auth=auth, follow_redirects=False)
+
+
+def test_admin_asks_the_browser_for_credentials(guarded):
+    url, _, _ = guarded
+    r = _sign_in(url, None)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic")
+    assert _sign_in(url, ("admin", "wrong")).status_code == 401
+
+
+def test_signing_in_sets_a_same_site_http_only_cookie_and_returns_to_the_page(guarded):
+    url, _, _ = guarded
+    r = _sign_in(url, ("admin", "s3cret:x"))
+    assert r.status_code == 303 and r.headers["location"] == "./"
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith("yuwen-admin=") and "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_a_state_changing_call_without_the_sign_in_is_refused(guarded):
+    from gradio_client import Client
+
+    url, _, _ = guarded
+    assert "administrator" in Client(url, verbose=False).predict(api_name="/write_probe")
+
+
+def test_a_state_changing_call_with_the_sign_in_is_allowed(guarded):
+    from gradio_client import Client
+
+    url, _, _ = guarded
+    token = _sign_in(url, ("admin", "s3cret:x")).cookies["yuwen-admin"]
+    client = Client(url, verbose=False, headers={"Cookie": f"yuwen-admin={token}"})
+    assert client.predict(api_name="/write_probe") == "allowed"
+
+
+def test_reading_stays_open_with_credentials_set(guarded):
+    from gradio_client import Client
+
+    url, app, RateLimit = guarded
+    app.yuwen_rate = RateLimit(0)
+    reply = Client(url, verbose=False).predict(question="重庆制造业大会部署了几项重大任务？", api_name="/ask")
+    assert reply["citations"] and not reply["refused"]
+    assert httpx.get(f"{url}v1/models").status_code == 200
+
+
+def test_asking_too_fast_on_ask_gives_the_busy_reply(guarded):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    url, app, RateLimit = guarded
+    app.yuwen_rate = RateLimit(2)
+    client = Client(url, verbose=False)
+    for _ in range(2):
+        assert client.predict(question="重庆制造业大会部署了几项重大任务？", api_name="/ask")["citations"]
+    with pytest.raises(AppError, match=r"Busy: too many questions from this address; try again in \d+ s"):
+        client.predict(question="重庆制造业大会部署了几项重大任务？", api_name="/ask")
+
+
+def test_asking_too_fast_on_v1_gives_a_429_with_retry_after(guarded):
+    openai = pytest.importorskip("openai")
+    url, app, RateLimit = guarded
+    app.yuwen_rate = RateLimit(1)
+    client = openai.OpenAI(base_url=f"{url}v1", api_key="x", max_retries=0, timeout=120)
+    ask = {"model": "yuwen", "messages": [{"role": "user", "content": "重庆制造业大会部署了几项重大任务？"}]}
+    assert client.chat.completions.create(**ask).model_extra["yuwen"]["citations"]
+    with pytest.raises(openai.RateLimitError, match=r"try again in \d+ s") as info:
+        client.chat.completions.create(**ask)
+    assert info.value.status_code == 429 and 1 <= int(info.value.response.headers["retry-after"]) <= 60
+    assert info.value.body["code"] == "rate_limit_exceeded"
