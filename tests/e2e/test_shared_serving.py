@@ -103,3 +103,64 @@ def test_asking_too_fast_on_v1_gives_a_429_with_retry_after(guarded):
         client.chat.completions.create(**ask)
     assert info.value.status_code == 429 and 1 <= int(info.value.response.headers["retry-after"]) <= 60
     assert info.value.body["code"] == "rate_limit_exceeded"
+
+
+@pytest.fixture
+def with_llm(guarded, server, monkeypatch):
+    """The guarded app with a language model configured: the scripted chat server on loopback."""
+    from tests.chat_server import Script
+
+    url, app, RateLimit = guarded
+    monkeypatch.setenv("YUWEN_LLM_URL", server.url)
+    monkeypatch.setenv("YUWEN_LLM_RETRIES", "0")
+    monkeypatch.setattr(app, "yuwen_llm", "openai", raising=False)
+    app.yuwen_rate = RateLimit(0)
+    server.script = Script()
+    openai = pytest.importorskip("openai")
+    return openai.OpenAI(base_url=f"{url}v1", api_key="x", max_retries=0, timeout=120), server
+
+
+def test_a_configured_language_model_is_offered_as_yuwen_llm_and_its_answer_checked(with_llm):
+    from tests.chat_server import Script
+
+    client, server = with_llm
+    assert {"yuwen", "yuwen-llm"} <= {m.id for m in client.models.list()}
+    server.script = Script(reply="会议部署了7项重大任务。[1]", pieces=3)
+    r = client.chat.completions.create(model="yuwen-llm", messages=[{"role": "user", "content": "重庆制造业大会部署了几项重大任务？"}])
+    reply = r.model_extra["yuwen"]
+    assert reply["backend"] == "llm" and reply["llm"].startswith("openai") and reply["sentences"]
+    assert reply["sentences"][0]["supported"] and "[^1]" in r.choices[0].message.content
+
+
+def test_a_failing_language_model_gives_the_extractive_answer_and_says_why(with_llm):
+    from tests.chat_server import Script
+
+    client, server = with_llm
+    server.script = Script(statuses=[503])
+    stream = client.chat.completions.create(model="yuwen-llm", stream=True,
+                                            messages=[{"role": "user", "content": "重庆制造业大会部署了几项重大任务？"}])
+    chunks = list(stream)
+    reply = chunks[-1].model_extra["yuwen"]
+    assert reply["backend"] == "extractive" and "503" in reply["fallback_reason"] and reply["citations"]
+    assert "language model's answer is not given" in "".join(c.choices[0].delta.content or "" for c in chunks)
+
+
+def test_the_page_gives_the_busy_reply_and_a_browser_signs_in_at_admin(guarded, browser):
+    url, app, RateLimit = guarded
+    app.yuwen_rate = RateLimit(1)
+    context = browser.new_context(http_credentials={"username": "admin", "password": "s3cret:x"})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}admin")  # the browser answers the Basic challenge and lands back on the page
+        assert page.url == url
+        assert any(c["name"] == "yuwen-admin" and c["httpOnly"] for c in context.cookies())
+        box = page.locator("#yw-question textarea, #yw-question input").first
+        for _ in range(2):
+            box.fill("重庆制造业大会部署了几项重大任务？")
+            box.press("Enter")
+            page.wait_for_timeout(300)
+        page.wait_for_selector("#yw-transcript :text('try again in')")
+        assert "Busy" in page.locator("#yw-transcript").inner_text()
+    finally:
+        context.close()
