@@ -180,7 +180,7 @@ def openai_routes(
             except Busy as exc:
                 raise ApiError(429, str(exc), "rate_limit_error", code="rate_limit_exceeded",
                                headers={"Retry-After": str(exc.retry_after)}) from None
-            engine, problem = holder.try_get()
+            engine, problem = await run_in_threadpool(holder.try_get)  # the first call opens the index
             if engine is None:
                 raise ApiError(503, problem, "server_error", code="index_unavailable")
             if body.get("stream"):
