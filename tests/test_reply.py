@@ -108,3 +108,20 @@ def test_messages_without_a_question_are_a_400(messages):
     with pytest.raises(ApiError) as info:
         question_and_history(messages)
     assert info.value.status == 400 and info.value.body()["error"]["param"] == "messages"
+
+
+def _timeless(reply: dict) -> dict:
+    return {k: v for k, v in reply.items() if k not in ("seconds", "first_token_seconds")}
+
+
+def test_the_cli_json_and_the_python_helper_give_the_same_object(indexed_e5, capsys):
+    from rag.cli import main
+    from rag.engine import Engine
+
+    question = "StarBot巡检机器人搭载了什么系统？"
+    assert main(["ask", question, "--json", *indexed_e5]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    opts = dict(zip(indexed_e5[::2], indexed_e5[1::2]))
+    engine = Engine.open(opts["--index"], opts["--corpus"])
+    reply = json.loads(json.dumps(to_reply(engine.ask(question))))
+    assert _timeless(printed) == _timeless(reply) and reply["citations"]

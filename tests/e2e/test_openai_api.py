@@ -110,3 +110,12 @@ def test_monitoring_is_off(app_url):
         r = httpx.get(f"{app_url}{path}")
         assert r.status_code in (403, 404), (path, r.status_code)
         assert "event" not in r.text.lower()
+
+
+def test_ask_and_v1_give_the_same_typed_reply(client, app_url):
+    from gradio_client import Client
+
+    asked = Client(app_url, verbose=False).predict(question=QUESTION, api_name="/ask")
+    r = client.chat.completions.create(model="yuwen", messages=[{"role": "user", "content": QUESTION}])
+    timeless = ("seconds", "first_token_seconds")
+    assert {k: v for k, v in asked.items() if k not in timeless} == {k: v for k, v in r.model_extra["yuwen"].items() if k not in timeless}
