@@ -571,7 +571,7 @@ def cmd_serve(args) -> int:
     app = serve(host=args.host, port=args.port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=args.embedder,
                 block=False, llm=args.llm, auth=args.auth, rate=args.rate)
     url = getattr(app, "local_url", None) or f"http://{args.host}:{args.port}/"
-    print(f"渝问 yuwen is serving the web chat on {url}  (Ctrl+C stops it)", flush=True)
+    print(f"渝问 yuwen is serving the web chat on {url}  (OpenAI-compatible API: {url}v1; Ctrl+C stops it)", flush=True)
     app.block_thread()
     return 0
 
