@@ -30,6 +30,7 @@ from rag.answer.reply import HistoryTurn, Reply, history_pairs, to_reply
 from rag.chat import default_spec
 from rag.embedders import EmbedderError
 from rag.engine import Engine, IndexIncompatibleError, IndexMissingError, QuestionError, build_index
+from rag.ingest import max_file_bytes
 from rag.retrieve import MODES
 
 from . import render
@@ -570,7 +571,7 @@ def build_app(
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
            auth: str | Credentials | None = None, **kwargs: Any) -> gr.Blocks:
     """Start ``app`` on ``host:port`` with ``/v1`` (OpenAI-compatible) and ``/admin`` beside the page;
-    server-side rendering, analytics and Gradio's monitoring off.
+    server-side rendering, analytics and Gradio's monitoring off; uploads no larger than a corpus page may be.
 
     ``auth``: the administrator's ``USER:PASS`` (default ``YUWEN_AUTH``), needed for every change of
     state (re-index, upload); a host other than loopback without it raises AccessError."""
@@ -591,6 +592,8 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
         quiet=kwargs.pop("quiet", True),
         enable_monitoring=False,
         app_kwargs={"routes": routes},
+        # Anyone may reach Gradio's upload route: no file larger than the corpus takes.
+        max_file_size=kwargs.pop("max_file_size", max_file_bytes()),
         **kwargs,
     )
     return app

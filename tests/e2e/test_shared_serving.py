@@ -164,3 +164,14 @@ def test_the_page_gives_the_busy_reply_and_a_browser_signs_in_at_admin(guarded, 
         assert "Busy" in page.locator("#yw-transcript").inner_text()
     finally:
         context.close()
+
+
+def test_an_upload_larger_than_a_corpus_page_may_be_is_refused(guarded):
+    from rag.ingest import max_file_bytes
+
+    url, _, _ = guarded
+    big = b"a" * (max_file_bytes() + 1)
+    r = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.txt", big, "text/plain")}, timeout=60)
+    assert r.status_code == 413, (r.status_code, r.text[:200])
+    ok = httpx.post(f"{url}gradio_api/upload", files={"files": ("small.txt", "新闻".encode(), "text/plain")}, timeout=60)
+    assert ok.status_code == 200
