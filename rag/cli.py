@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", default=None, metavar="USER:PASS",
                    help="the administrator's credentials, needed to re-index or upload (signed in at /admin); "
                         "required off loopback (default $YUWEN_AUTH, which `ps` does not show)")
+    p.add_argument("--private", action="store_true", default=None,
+                   help="reading needs the credentials too: a sign-in before the page, the API key USER:PASS on /v1 "
+                        "(default $YUWEN_PRIVATE)")
     p.add_argument("--rate", type=int, default=None, metavar="N",
                    help="questions per minute per client (default $YUWEN_RATE, else 30 off loopback, no limit on it; 0: none)")
     _llm_option(p)
@@ -546,11 +549,13 @@ def cmd_serve(args) -> int:
     from .store import IndexMissingError
     from .stores import open_store
 
-    from ui.access import AccessError, check_exposure, credentials_from
+    from ui.access import AccessError, Guard, check_exposure, credentials_from, private_from_env
     from ui.limits import rate_from_env
 
     try:  # before anything is built or opened
-        check_exposure(args.host, credentials_from(args.auth))
+        credentials = credentials_from(args.auth)
+        check_exposure(args.host, credentials)
+        Guard(credentials, private=args.private or private_from_env())
         rate_from_env()
     except (AccessError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -569,7 +574,8 @@ def cmd_serve(args) -> int:
     from ui.app import serve
 
     app = serve(host=args.host, port=args.port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=args.embedder,
-                block=False, llm=args.llm, auth=args.auth, rate=args.rate)
+                block=False, llm=args.llm, auth=args.auth, rate=args.rate,
+                private=args.private)
     url = getattr(app, "local_url", None) or f"http://{args.host}:{args.port}/"
     print(f"渝问 yuwen is serving the web chat on {url}  (OpenAI-compatible API: {url}v1; Ctrl+C stops it)", flush=True)
     app.block_thread()

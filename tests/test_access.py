@@ -162,3 +162,22 @@ def test_refuse_write_reads_the_guard_of_the_app_that_received_the_request():
     assert refuse_write(_request(guard, cookie=guard.token())) is None
     assert refuse_write(_request(Guard())) is None
     assert refuse_write(None) is None  # a direct Python call: no web client at all
+
+
+def test_private_serving_needs_credentials(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("YUWEN_AUTH", raising=False)
+    with pytest.raises(AccessError, match="private serving needs credentials"):
+        Guard(None, private=True)
+    assert main(["serve", "--private", "--index", str(tmp_path / "index")]) == 2
+    assert "private serving needs credentials" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("header,ok", [
+    ("Bearer admin:pw", True),
+    ("Bearer admin:nope", False),
+    ("Bearer sk-anything", False),
+    ("Basic " + base64.b64encode(b"admin:pw").decode(), True),
+    ("", False),
+])
+def test_an_api_client_gives_the_credentials_as_its_key(header, ok):
+    assert Guard(Credentials("admin", "pw"), private=True).key_ok(header) is ok

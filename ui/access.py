@@ -3,7 +3,9 @@
 The interface shared by the page and the server: handlers that change state call
 :func:`refuse_write` with their ``gr.Request`` and stop with its message when it returns one.
 
-Reading (the page, ``/ask``, ``/v1``) stays open. Writing needs the credentials given with
+Reading (the page, ``/ask``, ``/v1``) stays open unless the app is served private (``--private`` /
+``YUWEN_PRIVATE=1``: Gradio's login before the page and ``/ask``, the API key ``USER:PASS`` on
+``/v1``). Writing needs the credentials given with
 ``rag serve --auth USER:PASS`` (or ``YUWEN_AUTH``): a browser user opens ``/admin``, answers the
 browser's own sign-in dialog (HTTP Basic), and gets a signed, HTTP-only, same-site cookie that the
 page's requests then carry; ``/admin/logout`` drops it. Until credentials are configured, writes
@@ -65,6 +67,11 @@ def credentials_from(auth: str | None = None) -> Credentials | None:
     return Credentials.parse(env, "YUWEN_AUTH") if env else None
 
 
+def private_from_env() -> bool:
+    """``YUWEN_PRIVATE`` set to 1/true/yes: reading needs the credentials too."""
+    return os.environ.get("YUWEN_PRIVATE", "").strip().lower() in ("1", "true", "yes")
+
+
 def is_loopback(host: str) -> bool:
     """Whether only this machine can reach ``host`` (127.0.0.0/8, ::1, localhost)."""
     h = (host or "").strip().strip("[]").lower()
@@ -90,7 +97,23 @@ class Guard:
     """The access rules of one running app: the administrator's credentials and the cookie's key."""
 
     credentials: Credentials | None = None
+    private: bool = False  # reading needs the credentials too (Gradio's login; /v1 the key USER:PASS)
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.private and self.credentials is None:
+            raise AccessError("private serving needs credentials: give --auth USER:PASS (or set YUWEN_AUTH)")
+
+    def key_ok(self, header: str | None) -> bool:
+        """Whether an API client's ``Authorization`` carries the credentials: ``Bearer USER:PASS``
+        (an OpenAI client's API key) or HTTP Basic."""
+        if self.credentials is None or not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            user, sep, password = value.strip().partition(":")
+            return bool(sep) and self.credentials.matches(user, password)
+        return self.basic_ok(header)
 
     def token(self) -> str:
         """The cookie value that proves a sign-in (valid until the server restarts or the password changes)."""

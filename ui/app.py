@@ -34,7 +34,7 @@ from rag.ingest import max_file_bytes
 from rag.retrieve import MODES
 
 from . import render
-from .access import Credentials, Guard, admin_routes, check_exposure, credentials_from, is_loopback
+from .access import Credentials, Guard, admin_routes, check_exposure, credentials_from, is_loopback, private_from_env
 from .limits import DEFAULT_RATE, Admission, Busy, RateLimit, client_of, queue_from_env, rate_from_env
 from .openai_api import openai_routes
 from .render import Turn
@@ -569,19 +569,21 @@ def build_app(
 
 
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-           auth: str | Credentials | None = None, **kwargs: Any) -> gr.Blocks:
+           auth: str | Credentials | None = None, private: bool | None = None, **kwargs: Any) -> gr.Blocks:
     """Start ``app`` on ``host:port`` with ``/v1`` (OpenAI-compatible) and ``/admin`` beside the page;
     server-side rendering, analytics and Gradio's monitoring off; uploads no larger than a corpus page may be.
 
     ``auth``: the administrator's ``USER:PASS`` (default ``YUWEN_AUTH``), needed for every change of
-    state (re-index, upload); a host other than loopback without it raises AccessError."""
+    state (re-index, upload); a host other than loopback without it raises AccessError. ``private``
+    (default ``YUWEN_PRIVATE``): reading needs them too (Gradio's login; ``/v1`` the key ``USER:PASS``)."""
     credentials = auth if isinstance(auth, Credentials) else credentials_from(auth)
     check_exposure(host, credentials)
-    guard = app.yuwen_guard = Guard(credentials)  # type: ignore[attr-defined]
+    private = private_from_env() if private is None else private
+    guard = app.yuwen_guard = Guard(credentials, private=private)  # type: ignore[attr-defined]
     holder: EngineHolder = app.yuwen_holder  # type: ignore[attr-defined]
     routes = admin_routes(guard) + openai_routes(
         holder, lambda: app.yuwen_llm, lambda: app.yuwen_rate,  # type: ignore[attr-defined]
-        Admission(default_concurrency(), queue_from_env()),
+        Admission(default_concurrency(), queue_from_env()), guard,
     )
     app.launch(
         server_name=host,
@@ -592,6 +594,8 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
         quiet=kwargs.pop("quiet", True),
         enable_monitoring=False,
         app_kwargs={"routes": routes},
+        auth=(credentials.user, credentials.password) if private and credentials else None,
+        auth_message="渝问 yuwen is private here: sign in. / 请登录。" if private else None,
         # Anyone may reach Gradio's upload route: no file larger than the corpus takes.
         max_file_size=kwargs.pop("max_file_size", max_file_bytes()),
         **kwargs,
@@ -609,15 +613,19 @@ def serve(
     llm: str | None = None,
     auth: str | None = None,
     rate: int | None = None,
+    private: bool | None = None,
 ) -> gr.Blocks:
     """Open the index once, then serve the app on ``host:port`` until interrupted (or, with
     ``block=False``, return the running app). A missing index is not fatal: the page says what to
     run and offers to build it. ``llm``: the page answers with that chat model by default.
     ``auth``: ``USER:PASS`` that every change of state needs (default ``YUWEN_AUTH``; required off
     loopback, else AccessError before anything opens). ``rate``: questions per minute per client
-    (default ``YUWEN_RATE``, else 30 off loopback and no limit on it; 0: none)."""
+    (default ``YUWEN_RATE``, else 30 off loopback and no limit on it; 0: none). ``private``
+    (default ``YUWEN_PRIVATE``): reading needs the credentials too."""
     credentials = credentials_from(auth)
     check_exposure(host, credentials)
+    private = private_from_env() if private is None else private
+    Guard(credentials, private=private)  # AccessError now for private without credentials
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, embedder=embedder, warm=False,
                     backend="llm" if llm else "extractive", llm=llm)
@@ -633,4 +641,4 @@ def serve(
     log.info("serving 渝问 on http://%s:%d/ (concurrency %d, %s per client, writes %s)", host, port,
              default_concurrency(), f"{per_minute} questions/min" if per_minute else "no question limit",
              f"need {credentials.user}'s sign-in at /admin" if credentials else "open (loopback)")
-    return launch(app, host, port, block=block, auth=credentials)
+    return launch(app, host, port, block=block, auth=credentials, private=private)

@@ -28,6 +28,7 @@ from rag.answer.reply import Reply, history_pairs, to_reply
 from rag.engine import QuestionError, check_k, check_question
 from rag.retrieve import MODES
 
+from .access import Guard
 from .limits import Admission, Busy, RateLimit, client_of
 
 log = logging.getLogger(__name__)
@@ -144,9 +145,17 @@ def openai_routes(
     llm_spec: Callable[[], str],
     rate: Callable[[], RateLimit],
     admission: Admission,
+    guard: Guard | None = None,
 ) -> list:
     """The ``/v1`` routes over the app's engine holder (``holder.get()`` gives the engine).
-    ``llm_spec()``: the configured language model ("" for none); ``rate()``: the per-client limit."""
+    ``llm_spec()``: the configured language model ("" for none); ``rate()``: the per-client limit;
+    ``guard``: when private, every call needs the API key ``USER:PASS``."""
+
+    def check_key(request: Request) -> None:
+        if guard is not None and guard.private and not guard.key_ok(request.headers.get("authorization")):
+            raise ApiError(401, "This server is private: give the API key USER:PASS (the credentials of --auth).",
+                           code="invalid_api_key")
+
     router = APIRouter(prefix="/v1")
 
     def error(exc: ApiError) -> JSONResponse:
@@ -156,18 +165,27 @@ def openai_routes(
         return {"id": name, "object": "model", "created": 0, "owned_by": OWNER}
 
     @router.get("/models")
-    def list_models():
+    def list_models(request: Request):
+        try:
+            check_key(request)
+        except ApiError as exc:
+            return error(exc)
         return {"object": "list", "data": [model_card(m) for m in models(llm_spec())]}
 
     @router.get("/models/{name}")
-    def get_model(name: str):
-        if name not in models(llm_spec()):
-            return error(_unknown_model(name, llm_spec()))
+    def get_model(name: str, request: Request):
+        try:
+            check_key(request)
+            if name not in models(llm_spec()):
+                raise _unknown_model(name, llm_spec())
+        except ApiError as exc:
+            return error(exc)
         return model_card(name)
 
     @router.post("/chat/completions")
     async def chat_completions(request: Request):
         try:
+            check_key(request)
             try:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError):

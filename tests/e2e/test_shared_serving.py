@@ -175,3 +175,43 @@ def test_an_upload_larger_than_a_corpus_page_may_be_is_refused(guarded):
     assert r.status_code == 413, (r.status_code, r.text[:200])
     ok = httpx.post(f"{url}gradio_api/upload", files={"files": ("small.txt", "新闻".encode(), "text/plain")}, timeout=60)
     assert ok.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def private_url(demo_index):
+    """The real app served private: reading needs the credentials too."""
+    from ui.access import refuse_write
+    from ui.app import build_app
+
+    corpus, index = demo_index
+    app = build_app(index_dir=index, corpus_dir=corpus, embedder="e5-small", warm=False)
+
+    def write_probe(request: gr.Request) -> str:
+        return refuse_write(request) or "allowed"
+
+    with app:
+        gr.api(write_probe, api_name="write_probe")
+    url = _start(app, free_port(), auth="admin:pw", private=True)
+    yield url
+    app.close()
+
+
+def test_a_private_server_asks_api_clients_for_the_key(private_url):
+    openai = pytest.importorskip("openai")
+    with pytest.raises(openai.AuthenticationError) as info:
+        openai.OpenAI(base_url=f"{private_url}v1", api_key="sk-wrong", max_retries=0).models.list()
+    assert info.value.status_code == 401 and info.value.body["code"] == "invalid_api_key"
+    client = openai.OpenAI(base_url=f"{private_url}v1", api_key="admin:pw", max_retries=0, timeout=120)
+    assert "yuwen" in [m.id for m in client.models.list()]
+    r = client.chat.completions.create(model="yuwen", messages=[{"role": "user", "content": "重庆制造业大会部署了几项重大任务？"}])
+    assert r.model_extra["yuwen"]["citations"]
+
+
+def test_a_private_server_lets_only_signed_in_users_read_and_they_may_write(private_url):
+    from gradio_client import Client
+
+    with pytest.raises(ValueError, match="credentials were not provided"):
+        Client(private_url, verbose=False).predict(question="重庆制造业大会部署了几项重大任务？", api_name="/ask")
+    client = Client(private_url, verbose=False, auth=("admin", "pw"))
+    assert client.predict(question="重庆制造业大会部署了几项重大任务？", api_name="/ask")["citations"]
+    assert client.predict(api_name="/write_probe") == "allowed"  # Gradio's login signs the administrator in
