@@ -577,7 +577,9 @@ def cmd_serve(args) -> int:
                 block=False, llm=args.llm, auth=args.auth, rate=args.rate,
                 private=args.private)
     url = getattr(app, "local_url", None) or f"http://{args.host}:{args.port}/"
-    print(f"渝问 yuwen is serving the web chat on {url}  (OpenAI-compatible API: {url}v1; Ctrl+C stops it)", flush=True)
+    admin = f"; re-index and upload after signing in at {url}admin" if credentials else ""
+    print(f"渝问 yuwen is serving the web chat on {url}  (OpenAI-compatible API: {url}v1{admin}; Ctrl+C stops it)",
+          flush=True)
     app.block_thread()
     return 0
 
