@@ -175,7 +175,7 @@ def run_load(url: str, name: str, users: int, questions: int, time_limit: float,
             q = next(stream)
             t0 = time.perf_counter()
             try:
-                _text, _sources, details = client.predict(q, 5, "hybrid", api_name="/ask")
+                details = client.predict(question=q, k=5, mode="hybrid", api_name="/ask")
             except Exception as exc:
                 with lock:
                     stats.errors.append(f"{type(exc).__name__}: {exc}"[:300])
@@ -213,8 +213,9 @@ class Probe(threading.Thread):
             # which build answers.
             asked = time.perf_counter() - self.t0
             try:
-                text, sources, details = client.predict(PROBE, 5, "hybrid", api_name="/ask")
-                files = sorted({Path(str(s.get("file", ""))).name for s in (sources or []) if s.get("kind") == "citation"})
+                details = client.predict(question=PROBE, k=5, mode="hybrid", api_name="/ask")
+                text = details["text"]
+                files = sorted({Path(str(s.get("file", ""))).name for s in details["citations"]})
                 self.rows.append({"t": round(asked, 2), "new_page": NEW_PAGE_NAME in files and PROBE_FACT in text,
                                   "refused": bool(isinstance(details, dict) and details.get("refused")),
                                   "cited": files, "answer": text[:80], "error": None})

@@ -128,7 +128,7 @@ def first_answer(url: str, started: float, proc: subprocess.Popen | None, log_pa
             raise RuntimeError(f"the app exited:\n{tail}")
         try:
             client = Client(url, verbose=False)
-            client.predict(next_question(), 5, "hybrid", api_name="/ask")
+            client.predict(question=next_question(), k=5, mode="hybrid", api_name="/ask")
             return time.perf_counter() - started
         except Exception:
             time.sleep(0.25)
@@ -147,7 +147,7 @@ def run_load(url: str, users: int, requests: int, mode: str) -> tuple[list[float
         q = next_question()
         t0 = time.perf_counter()
         try:
-            local.client.predict(q, 5, mode, api_name="/ask")
+            local.client.predict(question=q, k=5, mode=mode, api_name="/ask")
         except Exception as exc:
             log.warning("request failed: %s", exc)
             return None

@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=os.environ.get("YUWEN_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("YUWEN_PORT", "7860")))
     p.add_argument("--no-build", action="store_true", help="do not build a missing index")
+    p.add_argument("--auth", default=None, metavar="USER:PASS",
+                   help="the administrator's credentials, needed to re-index or upload (signed in at /admin); "
+                        "required off loopback (default $YUWEN_AUTH, which `ps` does not show)")
+    p.add_argument("--private", action="store_true", default=None,
+                   help="reading needs the credentials too: a sign-in before the page, the API key USER:PASS on /v1 "
+                        "(default $YUWEN_PRIVATE)")
+    p.add_argument("--rate", type=int, default=None, metavar="N",
+                   help="questions per minute per client (default $YUWEN_RATE, else 30 off loopback, no limit on it; 0: none)")
     _llm_option(p)
 
     p = sub.add_parser("articles", help="list the articles in the index")
@@ -232,7 +240,9 @@ def _open(args):
 
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
+        from .answer import to_reply
+
+        print(json.dumps(to_reply(answer), ensure_ascii=False, indent=2))
         return
     if answer.rewritten != answer.question:
         print(f"(searched as: {answer.rewritten})\n")
@@ -577,6 +587,17 @@ def cmd_serve(args) -> int:
     from .store import IndexMissingError
     from .stores import open_store
 
+    from ui.access import AccessError, Guard, check_exposure, credentials_from, private_from_env
+    from ui.limits import rate_from_env
+
+    try:  # before anything is built or opened
+        credentials = credentials_from(args.auth)
+        check_exposure(args.host, credentials)
+        Guard(credentials, private=args.private or private_from_env())
+        rate_from_env()
+    except (AccessError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     settings = Settings()
     index_dir = args.index or settings.index_dir
     corpus_dir = args.corpus or settings.corpus_dir
@@ -591,9 +612,12 @@ def cmd_serve(args) -> int:
     from ui.app import serve
 
     app = serve(host=args.host, port=args.port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=args.embedder,
-                block=False, llm=args.llm)
+                block=False, llm=args.llm, auth=args.auth, rate=args.rate,
+                private=args.private)
     url = getattr(app, "local_url", None) or f"http://{args.host}:{args.port}/"
-    print(f"渝问 yuwen is serving the web chat on {url}  (Ctrl+C stops it)", flush=True)
+    admin = f"; re-index and upload after signing in at {url}admin" if credentials else ""
+    print(f"渝问 yuwen is serving the web chat on {url}  (OpenAI-compatible API: {url}v1{admin}; Ctrl+C stops it)",
+          flush=True)
     app.block_thread()
     return 0
 

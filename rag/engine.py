@@ -278,7 +278,7 @@ class Engine:
         chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)
         for item in chosen.stream(evidence, self.policy, self.model):
             if isinstance(item, Answer):
-                yield replace(item, question=asked, rewritten=rewritten, mode=mode, rewritten_by=rewritten_by,
+                yield replace(item, question=asked, rewritten=rewritten, mode=mode, k=k, rewritten_by=rewritten_by,
                               rewrite_note=rewrite_note, seconds=round(time.perf_counter() - started, 4))
                 return
             yield item

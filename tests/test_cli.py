@@ -25,11 +25,11 @@ def test_ask_prints_answer_then_numbered_sources_with_lines(indexed_e5, capsys):
     assert "[1]" in out and "Sources:" in out and "b.txt lines" in out
 
 
-def test_ask_json_is_one_object_with_citations(indexed, capsys):
-    main(["ask", "StarBot巡检机器人搭载了什么系统？", "--mode", "bm25", "--json", *indexed])
+def test_ask_json_is_one_object_with_citations(indexed_e5, capsys):
+    main(["ask", "StarBot巡检机器人搭载了什么系统？", "--mode", "bm25", "--json", *indexed_e5])
     data = json.loads(capsys.readouterr().out)
-    assert data["citations"][0]["file"] == "b.txt"
-    assert {"n", "chunk_id", "title", "line_start", "line_end", "passage"} <= set(data["citations"][0])
+    assert not data["refused"] and data["citations"][0]["file"] == "b.txt"
+    assert {"n", "passage_id", "title", "line_start", "line_end", "passage", "spans"} <= set(data["citations"][0])
 
 
 def test_empty_question_exits_2_with_a_clear_message(indexed, capsys):

@@ -129,7 +129,7 @@ def test_cli_index_then_ask_answers_like_the_local_store(tmp_path, capsys, minil
         assert main(["ask", q, "--json", *args]) == 0
         answers.append(json.loads(capsys.readouterr().out))
     assert answers[0]["text"] == answers[1]["text"]
-    assert [c["chunk_id"] for c in answers[0]["citations"]] == [c["chunk_id"] for c in answers[1]["citations"]]
+    assert [c["passage_id"] for c in answers[0]["citations"]] == [c["passage_id"] for c in answers[1]["citations"]]
 
 
 def test_add_and_remove_upsert_and_delete_only_what_changed(fresh, tmp_path):

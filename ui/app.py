@@ -1,10 +1,15 @@
 """The 渝问 web app: ask the news articles, read the cited passages in their articles, browse them.
 
 ``build_app`` returns the Gradio Blocks; ``serve`` opens the index once and runs it. The app also
-offers ``/ask`` (``api_name="ask"``) so that ``gradio_client`` can use it as a service::
+offers ``/ask`` (``api_name="ask"``) so that ``gradio_client`` can use it as a service; it returns
+one typed object (:class:`rag.answer.reply.Reply`)::
 
     from gradio_client import Client
-    text, sources, details = Client("http://127.0.0.1:7860/").predict("彭水县纪委监委追回了多少集体资金？", 5, "hybrid", api_name="/ask")
+    reply = Client("http://127.0.0.1:7860/").predict(question="彭水县纪委监委追回了多少集体资金？", api_name="/ask")
+    reply["text"], reply["citations"][0]["spans"]
+
+and, mounted on the same server, an OpenAI-compatible ``/v1`` (``ui/openai_api.py``) and the
+administrator's sign-in ``/admin`` (``ui/access.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import os
 import threading
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,12 +26,17 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from rag.answer import BACKENDS, Answer, Citation
+from rag.answer.reply import HistoryTurn, Reply, history_pairs, to_reply
 from rag.chat import default_spec
 from rag.embedders import EmbedderError
 from rag.engine import Engine, IndexIncompatibleError, IndexMissingError, QuestionError, build_index
+from rag.ingest import max_file_bytes
 from rag.retrieve import MODES
 
 from . import render
+from .access import Credentials, Guard, admin_routes, check_exposure, credentials_from, is_loopback, private_from_env
+from .limits import DEFAULT_RATE, Admission, Busy, RateLimit, client_of, queue_from_env, rate_from_env
+from .openai_api import openai_routes
 from .render import Turn
 
 log = logging.getLogger(__name__)
@@ -252,6 +263,10 @@ def build_app(
 
     with gr.Blocks(title="渝问 Yuwen — ask the Chongqing news articles", analytics_enabled=False) as app:
         app.yuwen_holder = holder  # type: ignore[attr-defined]  # for tests and the benchmark
+        # What launch() serves beside the page: the /v1 model list, the write guard, the question limits.
+        app.yuwen_llm = llm if llm is not None else default_spec()  # type: ignore[attr-defined]
+        app.yuwen_guard = Guard()  # type: ignore[attr-defined]
+        app.yuwen_rate = RateLimit(rate_from_env(0))  # type: ignore[attr-defined]
         gr.HTML(
             '<div class="yw-header"><h1>渝问 Yuwen</h1><span class="sub">Questions answered from the '
             "Chongqing news articles, every sentence with its source · 基于新闻语料的问答，句句有出处</span></div>",
@@ -333,13 +348,20 @@ def build_app(
             banner, st, lst = page_state()
             return banner, st, lst, gr.Accordion(open=True) if holder.last_error else gr.skip()
 
-        def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str, llm_spec: str = "") -> Iterator[tuple]:
+        def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str, llm_spec: str = "",
+                   request: gr.Request = None) -> Iterator[tuple]:
             """Answer one question: show it, then the answer as it forms, then its sources."""
             turns = list(turns or [])[-(MAX_TURNS - 1):]
             q = q or ""
             if not q.strip():
                 yield _Outputs(render.transcript_html(turns, "Type a question first. / 请先输入问题。"),
                                gr.skip(), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                return
+            try:
+                app.yuwen_rate.take(client_of(request))  # type: ignore[attr-defined]
+            except Busy as exc:  # the question stays in its box, to send again
+                yield _Outputs(render.transcript_html(turns, str(exc)), gr.skip(), gr.skip(), gr.skip(), turns,
+                               gr.skip()).as_tuple()
                 return
             turn = Turn(question=q.strip(), pending=True)
             turns.append(turn)
@@ -475,25 +497,33 @@ def build_app(
             msg = render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建")
             return banner, st, lst, msg
 
-        def api_ask(question: str, k: int = 5, mode: str = "hybrid", backend: str = "extractive",
-                    llm: str = "") -> tuple[str, list[dict], dict]:
+        def api_ask(question: str, history: list[HistoryTurn] | None = None, k: int = 5, mode: str = "hybrid",
+                    backend: str = "extractive", llm: str = "", request: gr.Request = None) -> Reply:
             """Answer a question from the articles.
 
-            ``backend`` "llm" has a language model write the answer (``llm``: its spec, default the
-            server's); every sentence is then checked against the passage it cites.
-            Returns the answer text with its [n] markers; the sources as a list of objects
-            (number, kind "citation" or "nearest" when no evidence was found, chunk_id, article_id,
-            title, byline, file, line_start, line_end, passage, highlights, score); and the answer's
-            details (backend, llm, fallback_reason, refused, confidence, support, and per generated
-            sentence its text, supported flag, score and citations)."""
+            ``history``: the earlier turns of the conversation, oldest first, each
+            ``{"question": …, "answer": …}``, so that a follow-up is read in their context. ``k``:
+            passages to retrieve (1-50); ``mode``: hybrid, dense or bm25; ``backend`` "llm" has a
+            language model write the answer (``llm``: its spec, default the server's), every sentence
+            then checked against the passage it cites. Returns one object: text with [n] markers,
+            refused, reason, the rewritten question, backend and fallback_reason, confidence, and the
+            citations with their spans in the passage and in the article (the README's table)."""
+            try:
+                app.yuwen_rate.take(client_of(request))  # type: ignore[attr-defined]
+            except Busy as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
             try:
                 engine = holder.get()
             except Exception as exc:
                 raise gr.Error(describe_open_error(exc, holder.index_dir, holder.corpus_dir), print_exception=False) from None
             try:
+                pairs = history_pairs(history)
+            except ValueError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            try:
                 spec = (llm or "").strip() or (llm_box.value or "").strip() or None if backend == "llm" else None
                 # k goes through as given: the engine says what a bad k must be.
-                answer = engine.ask(question, k=k, mode=mode, backend=backend, llm=spec)
+                answer = engine.ask(question, k=k, mode=mode, backend=backend, history=pairs or None, llm=spec)
             except QuestionError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
             except Exception as exc:  # a sentence for the client; the trace goes to the server log
@@ -503,10 +533,10 @@ def build_app(
                     f"If the index is out of date, rebuild it with `rag index --corpus {holder.corpus_dir} --index {holder.index_dir}`.",
                     print_exception=False,
                 ) from None
-            details = {"backend": answer.backend, "llm": answer.llm, "fallback_reason": answer.fallback_reason,
-                       "refused": answer.refused, "confidence": answer.confidence, "support": answer.support,
-                       "sentences": answer.sentences, "first_token_seconds": answer.first_token_seconds}
-            return answer.text, [citation_json(c, nearest=answer.refused) for c in answer.citations], details
+            return to_reply(answer)
+
+        # Gradio documents the endpoint from the annotations: give it the types, not their names.
+        api_ask.__annotations__ = typing.get_type_hints(api_ask)
 
         # --- wiring -----------------------------------------------------------------------------
         private = {"api_visibility": "private"}
@@ -534,12 +564,27 @@ def build_app(
         )
         gr.api(api_ask, api_name="ask", concurrency_id="answer")
 
-    app.queue(default_concurrency_limit=default_concurrency(), max_size=256)
+    app.queue(default_concurrency_limit=default_concurrency(), max_size=queue_from_env())
     return app
 
 
-def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **kwargs: Any) -> gr.Blocks:
-    """Start ``app`` on ``host:port`` (server-side rendering and analytics off)."""
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+           auth: str | Credentials | None = None, private: bool | None = None, **kwargs: Any) -> gr.Blocks:
+    """Start ``app`` on ``host:port`` with ``/v1`` (OpenAI-compatible) and ``/admin`` beside the page;
+    server-side rendering, analytics and Gradio's monitoring off; uploads no larger than a corpus page may be.
+
+    ``auth``: the administrator's ``USER:PASS`` (default ``YUWEN_AUTH``), needed for every change of
+    state (re-index, upload); a host other than loopback without it raises AccessError. ``private``
+    (default ``YUWEN_PRIVATE``): reading needs them too (Gradio's login; ``/v1`` the key ``USER:PASS``)."""
+    credentials = auth if isinstance(auth, Credentials) else credentials_from(auth)
+    check_exposure(host, credentials)
+    private = private_from_env() if private is None else private
+    guard = app.yuwen_guard = Guard(credentials, private=private)  # type: ignore[attr-defined]
+    holder: EngineHolder = app.yuwen_holder  # type: ignore[attr-defined]
+    routes = admin_routes(guard) + openai_routes(
+        holder, lambda: app.yuwen_llm, lambda: app.yuwen_rate,  # type: ignore[attr-defined]
+        Admission(default_concurrency(), queue_from_env()), guard,
+    )
     app.launch(
         server_name=host,
         server_port=port,
@@ -547,6 +592,12 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
         show_error=False,
         prevent_thread_lock=not block,
         quiet=kwargs.pop("quiet", True),
+        enable_monitoring=False,
+        app_kwargs={"routes": routes},
+        auth=(credentials.user, credentials.password) if private and credentials else None,
+        auth_message="渝问 yuwen is private here: sign in. / 请登录。" if private else None,
+        # Anyone may reach Gradio's upload route: no file larger than the corpus takes.
+        max_file_size=kwargs.pop("max_file_size", max_file_bytes()),
         **kwargs,
     )
     return app
@@ -560,13 +611,26 @@ def serve(
     embedder: str | None = None,
     block: bool = True,
     llm: str | None = None,
+    auth: str | None = None,
+    rate: int | None = None,
+    private: bool | None = None,
 ) -> gr.Blocks:
     """Open the index once, then serve the app on ``host:port`` until interrupted (or, with
     ``block=False``, return the running app). A missing index is not fatal: the page says what to
-    run and offers to build it. ``llm``: the page answers with that chat model by default."""
+    run and offers to build it. ``llm``: the page answers with that chat model by default.
+    ``auth``: ``USER:PASS`` that every change of state needs (default ``YUWEN_AUTH``; required off
+    loopback, else AccessError before anything opens). ``rate``: questions per minute per client
+    (default ``YUWEN_RATE``, else 30 off loopback and no limit on it; 0: none). ``private``
+    (default ``YUWEN_PRIVATE``): reading needs the credentials too."""
+    credentials = credentials_from(auth)
+    check_exposure(host, credentials)
+    private = private_from_env() if private is None else private
+    Guard(credentials, private=private)  # AccessError now for private without credentials
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, embedder=embedder, warm=False,
                     backend="llm" if llm else "extractive", llm=llm)
+    per_minute = rate if rate is not None else rate_from_env(0 if is_loopback(host) else DEFAULT_RATE)
+    app.yuwen_rate = RateLimit(per_minute)  # type: ignore[attr-defined]
     holder: EngineHolder = app.yuwen_holder  # type: ignore[attr-defined]
     started = time.perf_counter()
     holder.warm()
@@ -574,5 +638,7 @@ def serve(
         log.warning("starting without an index: %s", holder.last_error)
     else:
         log.info("index %s opened and warmed in %.1f s", index_dir, time.perf_counter() - started)
-    log.info("serving 渝问 on http://%s:%d/ (concurrency %d)", host, port, default_concurrency())
-    return launch(app, host, port, block=block)
+    log.info("serving 渝问 on http://%s:%d/ (concurrency %d, %s per client, writes %s)", host, port,
+             default_concurrency(), f"{per_minute} questions/min" if per_minute else "no question limit",
+             f"need {credentials.user}'s sign-in at /admin" if credentials else "open (loopback)")
+    return launch(app, host, port, block=block, auth=credentials, private=private)

@@ -37,6 +37,7 @@ class Answer:
     reason: str = ""  # why it was declined (or why a fallback answered), for people checking the system
     seconds: float = 0.0
     mode: str = "hybrid"
+    k: int = 0  # passages retrieved
     backend: str = "extractive"
     partial: bool = False  # declined, but says what the articles do state (another year, place…)
     fallback_reason: str = ""  # why the language model's answer was not given (the extractive one was instead)

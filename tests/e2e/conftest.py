@@ -35,10 +35,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(app, port: int) -> str:
+def _start(app, port: int, **launch_options) -> str:
     from ui.app import launch
 
-    launch(app, "127.0.0.1", port, block=False)
+    launch(app, "127.0.0.1", port, block=False, **launch_options)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 60
     while time.time() < deadline:
