@@ -125,3 +125,10 @@ def test_the_cli_json_and_the_python_helper_give_the_same_object(indexed_e5, cap
     engine = Engine.open(opts["--index"], opts["--corpus"])
     reply = json.loads(json.dumps(to_reply(engine.ask(question))))
     assert _timeless(printed) == _timeless(reply) and reply["citations"]
+
+
+def test_a_follow_up_says_who_rewrote_it_and_why_a_model_rewrite_was_not_used():
+    reply = to_reply(Answer("那二桥呢？", "临江区二桥多长？", "资料中没有找到。", True, [], rewritten_by="rules",
+                            rewrite_note="the model's rewrite named 2019, which the conversation does not"))
+    assert reply["rewritten"] == "临江区二桥多长？" and reply["rewritten_by"] == "rules"
+    assert "2019" in reply["rewrite_note"]

@@ -56,6 +56,8 @@ class Reply(TypedDict):
 
     question: str  # as asked
     rewritten: str  # as searched: a follow-up made standalone with the history (else the question)
+    rewritten_by: str  # who made ``rewritten``: "rules" or "llm" ("" when the question stood alone)
+    rewrite_note: str  # why a language model's rewrite was not used, else ""
     text: str  # the answer with [n] markers, or the refusal
     refused: bool  # no answer found: ``nearest`` holds the closest passages
     partial: bool  # refused, but ``text`` says what the articles state instead (another year, place…)
@@ -115,7 +117,8 @@ def to_reply(answer: Answer) -> Reply:
     sentences = [Sentence(text=s["text"], supported=bool(s["supported"]), score=round(float(s["score"]), 4),
                           citations=[int(n) for n in s["citations"]]) for s in answer.sentences]
     return Reply(
-        question=answer.question, rewritten=answer.rewritten, text=answer.text, refused=answer.refused,
+        question=answer.question, rewritten=answer.rewritten, rewritten_by=answer.rewritten_by,
+        rewrite_note=answer.rewrite_note, text=answer.text, refused=answer.refused,
         partial=answer.partial, reason=answer.reason, backend=answer.backend, llm=answer.llm,
         fallback_reason=answer.fallback_reason, mode=answer.mode, k=answer.k,
         confidence=round(float(answer.confidence), 4), support=answer.support, citations=citations,
