@@ -537,8 +537,9 @@ def build_app(
                 idx = int((evt._data or {})["turn"])
                 old = turns[idx]
             except (KeyError, IndexError, TypeError, ValueError):
-                return
-            if not old.finished:
+                old = None
+            if old is None or not old.finished:
+                yield (gr.skip(),) * 6
                 return
             turns[idx] = Turn(question=old.question, pending=True)
             yield from answer_turn(turns, idx, k, mode, backend, llm_spec)

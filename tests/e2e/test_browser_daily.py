@@ -317,11 +317,12 @@ def test_reindex_asks_first_and_is_disabled_while_it_runs(session, daily):
     assert page.evaluate("() => window.__ywDisabled"), "the button was disabled while the index was built"
     assert page.locator("#yw-reindex").is_enabled()
     assert (index / "CURRENT").read_text() != current
-    assert "星河湾湿地公园" in page.locator("#yw-list").inner_text()
     engine = daily[1].yuwen_holder.get()
     status = engine.status()
     msg = page.locator("#yw-reindex-msg").inner_text()
     assert f"{status['chunks']} passages" in msg and f"{status['articles']} articles" in msg
+    page.get_by_role("tab", name="浏览 Browse").click()
+    page.wait_for_function("() => (document.querySelector('#yw-list') || {}).innerText?.includes('星河湾湿地公园')")
     page.screenshot(path=str(SHOTS / "23-reindexed.png"), full_page=True)
 
 
@@ -353,6 +354,7 @@ def test_an_uploaded_page_is_saved_indexed_and_answerable(session, daily, tmp_pa
     assert (corpus / "cable-car-news.txt").read_text("utf-8") == UPLOADED_PAGE
 
     page.get_by_role("tab", name="浏览 Browse").click()
+    page.locator("#yw-filter").wait_for()
     page.fill("#yw-filter textarea, #yw-filter input", "缆车")
     page.wait_for_function("() => document.querySelector('#yw-list').innerText.includes('临江区开通首条跨江缆车线路')")
     page.get_by_role("tab", name="问答 Chat").click()
