@@ -420,7 +420,7 @@ def _build_once(
                  f"({update['reused_texts']} vectors reused)")
 
     def on_batch(done: int, total: int) -> None:
-        report(0.05 + 0.9 * done / max(total, 1), f"embedded {done} of {total} texts ({what}) for {len(chunks)} passages")
+        report(0.05 + 0.9 * done / max(total, 1), f"embedded {done} of {total} texts ({what})")
 
     if todo:
         fresh = embedder().encode_passages(todo, progress=on_batch)

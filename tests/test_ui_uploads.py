@@ -70,3 +70,32 @@ def test_a_gb18030_page_is_accepted_as_indexing_reads_it(tmp_path):
     src = _file(tmp_path / "up", "gbk.txt", PAGE.encode("gb18030"))
     result = save_uploads([src], tmp_path / "corpus")
     assert result.saved and result.saved[0].read_bytes() == PAGE.encode("gb18030"), "saved as given; ingest decodes it"
+
+
+def test_progress_names_passages_and_sentences_with_the_counts_the_status_shows(mini_corpus: Path, tmp_path: Path):
+    import re
+
+    from ui.app import EngineHolder
+
+    holder = EngineHolder(None, tmp_path / "index", mini_corpus, embedder="minilm")
+    seen: list[str] = []
+    engine = holder.rebuild(lambda f, m: seen.append(m))
+    status = engine.status()
+    counts = [re.search(r"embedded (\d+) of (\d+) texts \((\d+) passages \+ (\d+) answer sentences\)", m) for m in seen]
+    last = [m for m in counts if m][-1]
+    done, total, passages, sentences = map(int, last.groups())
+    assert done == total == passages + sentences
+    assert passages == status["chunks"], "a full build embeds every passage the status counts"
+
+
+def test_uploaded_pages_are_indexed_incrementally(mini_corpus: Path, tmp_path: Path):
+    from ui.app import EngineHolder
+
+    holder = EngineHolder(None, tmp_path / "index", mini_corpus, embedder="minilm")
+    holder.rebuild()
+    saved = save_uploads([_file(tmp_path / "up", "library.txt", PAGE)], mini_corpus).saved
+    manifest = holder.add(saved)
+    assert manifest.update["kept"] == 2 and len(manifest.update["added"]) == 1, "the other pages keep their vectors"
+    engine = holder.get()
+    assert engine.status()["articles"] == 3
+    assert any(a.title == "临江区新建图书馆开馆" for a in engine.articles())
