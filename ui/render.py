@@ -263,8 +263,8 @@ def _actions_html(t: Turn, i: int) -> str:
     parts = [f'<div class="actions" data-turn="{i}">']
     if not t.error:
         parts.append(f'<button type="button" class="yw-act copy" data-copy="{esc(copy_text(t))}" '
-                     'aria-label="Copy the answer with its sources">⧉ Copy / 复制</button>')
-        for rating, face, label in (("up", "👍", "Good answer"), ("down", "👎", "Bad answer")):
+                     'aria-label="Copy the answer with its sources">Copy / 复制</button>')
+        for rating, face, label in (("up", "👍 Good / 好", "Good answer"), ("down", "👎 Bad / 差", "Bad answer")):
             on = " on" if t.rating == rating else ""
             parts.append(f'<button type="button" class="yw-act rate {rating}{on}" data-turn="{i}" data-rate="{rating}" '
                          f'aria-pressed="{"true" if on else "false"}" aria-label="{label}">{face}</button>')
@@ -276,7 +276,7 @@ def _actions_html(t: Turn, i: int) -> str:
             parts.append('<div class="comment done" role="status">Thank you: your comment is saved. / 感谢反馈，已记录。</div>')
         else:
             parts.append(
-                f'<div class="comment" data-turn="{i}"><span class="saved">{"👍" if t.rating == "up" else "👎"} saved / 已记录.</span>'
+                f'<div class="comment" data-turn="{i}"><span class="saved">{"👍" if t.rating == "up" else "👎"} saved / 已记录 —</span>'
                 '<input type="text" class="comment-text" maxlength="2000" '
                 'placeholder="What was right or wrong? (optional) / 补充说明（可选）" aria-label="Comment">'
                 f'<button type="button" class="yw-act comment-send" data-turn="{i}" data-comment="{esc(t.rating)}">'

@@ -232,8 +232,10 @@ def test_regenerate_asks_the_same_turn_again_in_place(session):
     ask(page, "重庆制造业大会部署了几项重大任务？")
     ask(page, "那四川呢？")
     first_answer = page.locator('#yw-transcript .turn[data-turn-index="0"] .atext').inner_text()
+    # Mark what is shown now: a redrawn turn loses the mark.
+    page.evaluate("""() => document.querySelector('#yw-transcript .turn[data-turn-index="0"] .atext').dataset.old = '1'""")
     page.locator('#yw-transcript .turn[data-turn-index="0"] .yw-act.regen').click()
-    page.wait_for_selector('#yw-transcript .turn[data-turn-index="0"] .a.pending', timeout=10_000)
+    page.wait_for_function("""() => !document.querySelector('#yw-transcript [data-old]')""")
     wait_idle(page)
     page.wait_for_selector('#yw-transcript .turn[data-turn-index="0"] .meta')
     assert page.locator("#yw-transcript .turn").count() == 2, "regenerate replaces the turn, it does not add one"
@@ -326,11 +328,11 @@ def test_reindex_asks_first_and_is_disabled_while_it_runs(session, daily):
     page.screenshot(path=str(SHOTS / "23-reindexed.png"), full_page=True)
 
 
-def test_reindex_is_refused_when_access_says_no(session, daily, monkeypatch):
+def test_reindex_and_upload_are_refused_when_access_says_no(session, daily, monkeypatch, tmp_path):
     import ui.access
 
     _, page = session
-    index = daily[3]
+    corpus, index = daily[2], daily[3]
     current = (index / "CURRENT").read_text()
     monkeypatch.setattr(ui.access, "refuse_write", lambda request: "Sign in to change the index. / 请先登录。")
     _open_settings(page)
@@ -340,6 +342,14 @@ def test_reindex_is_refused_when_access_says_no(session, daily, monkeypatch):
     assert "Sign in" in page.locator("#yw-reindex-msg").inner_text()
     assert (index / "CURRENT").read_text() == current
     page.locator("#yw-reindex:not([disabled])").wait_for()
+
+    src = tmp_path / "refused-page.txt"
+    src.write_text(UPLOADED_PAGE, "utf-8")
+    page.locator("#yw-upload input[type=file]").set_input_files([str(src)])
+    page.wait_for_selector("#yw-upload-msg .yw-notice.error")
+    assert "Sign in" in page.locator("#yw-upload-msg").inner_text()
+    assert not (corpus / "refused-page.txt").exists()
+    assert (index / "CURRENT").read_text() == current
 
 
 def test_an_uploaded_page_is_saved_indexed_and_answerable(session, daily, tmp_path):
