@@ -660,63 +660,60 @@ def build_app(
             return (render.article_html(article), view,
                     render.article_list_html(engine.articles(), query or "", article.id))
 
-        def on_reindex(request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+        # Re-index and upload show their progress on their message alone (one bar), and the rest
+        # of the page is refreshed after them by after_write.
+        def on_reindex(request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
             """Rebuild the index with progress shown, then reopen it (once allowed and confirmed)."""
             refused = access.refuse_write(request)
             if refused:
-                return gr.skip(), gr.skip(), gr.skip(), render.notice_html("error", "Not allowed / 无权操作", refused)
+                return render.notice_html("error", "Not allowed / 无权操作", refused)
             started = time.perf_counter()
 
             def report(fraction: float, message: str) -> None:
                 progress(max(0.0, min(1.0, float(fraction))), desc=message)
 
             try:
-                holder.rebuild(report)
+                engine = holder.rebuild(report)
             except Exception as exc:
                 log.exception("re-index failed")
-                banner, st, lst = page_state()
-                return banner, st, lst, render.notice_html("error", "Re-index failed / 重建失败", f"{type(exc).__name__}: {exc}")
-            banner, st, lst = page_state()
-            engine, _ = holder.try_get()
-            counts = ""
-            if engine is not None:
-                info = engine.status()
-                counts = f"{info.get('articles', '?')} articles, {info.get('chunks', '?')} passages. "
-            msg = render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建", counts)
-            return banner, st, lst, msg
+                return render.notice_html("error", "Re-index failed / 重建失败", f"{type(exc).__name__}: {exc}")
+            info = engine.status()
+            counts = f"{info.get('articles', '?')} articles, {info.get('chunks', '?')} passages."
+            return render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建", counts)
 
-        def on_upload(files: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+        def on_upload(files: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
             """Save the dropped pages into the corpus folder and index them incrementally (`rag add`)."""
             from rag.indexing import describe_update
 
             if not files:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return gr.skip()
             refused = access.refuse_write(request)
             if refused:
-                return gr.skip(), gr.skip(), gr.skip(), render.notice_html("error", "Not allowed / 无权操作", refused), None
+                return render.notice_html("error", "Not allowed / 无权操作", refused)
             result = save_uploads([Path(f) for f in files], holder.corpus_dir)
             lines = result.refused + result.notes
             if not result.saved:
-                kind = "error" if result.refused else "warn"
-                return gr.skip(), gr.skip(), gr.skip(), render.notice_html(kind, "Nothing added / 未添加", " ".join(lines)), None
+                return render.notice_html("error" if result.refused else "warn", "Nothing added / 未添加", " ".join(lines))
 
             def report(fraction: float, message: str) -> None:
                 progress(max(0.0, min(1.0, float(fraction))), desc=message)
 
+            names = ", ".join(p.name for p in result.saved)
             try:
                 manifest = holder.add(result.saved, report)
             except Exception as exc:
                 log.exception("indexing uploaded pages failed")
-                banner, st, lst = page_state()
-                names = ", ".join(p.name for p in result.saved)
-                return banner, st, lst, render.notice_html(
+                return render.notice_html(
                     "error", "Saved, but not indexed / 已保存，未能索引",
                     f"{names} are in {holder.corpus_dir}/; indexing failed ({type(exc).__name__}: {exc}). "
-                    "Press “Build / re-index” to try again."), None
-            banner, st, lst = page_state()
-            names = ", ".join(p.name for p in result.saved)
+                    "Press “Build / re-index” to try again.")
             body = " ".join([f"Saved {names} into {holder.corpus_dir}/; {describe_update(manifest)}.", *lines])
-            return banner, st, lst, render.notice_html("ok", f"Added {len(result.saved)} page(s) / 已添加", body), None
+            return render.notice_html("ok", f"Added {len(result.saved)} page(s) / 已添加", body)
+
+        def after_write() -> tuple:
+            """The page once a re-index or upload is over: banner, status, list; buttons back on."""
+            banner, st, lst = page_state()
+            return banner, st, lst, gr.Button(interactive=True), gr.File(value=None, interactive=True)
 
         def api_ask(question: str, k: int = 5, mode: str = "hybrid", backend: str = "extractive",
                     llm: str = "") -> tuple[str, list[dict], dict]:
@@ -779,22 +776,20 @@ def build_app(
         article_list.open(open_article, inputs=[filter_box], outputs=[browse_viewer, browse_view, article_list], show_progress="hidden", **private)
         # Re-index: asked to confirm; while it runs its button and the upload are disabled, and
         # one progress bar shows in the message beside the button.
-        writers = [reindex_btn, upload]
+        refreshed = [notice, status, article_list, reindex_btn, upload]
         reindex_btn.click(lambda: gr.Row(visible=True), outputs=[confirm_row], **quiet)
         cancel_btn.click(lambda: gr.Row(visible=False), outputs=[confirm_row], **quiet)
         confirm_btn.click(
             lambda: (gr.Row(visible=False), gr.Button(interactive=False), gr.File(interactive=False), ""),
             outputs=[confirm_row, reindex_btn, upload, reindex_msg], **quiet,
         ).then(
-            on_reindex, outputs=[notice, status, article_list, reindex_msg], show_progress_on=[reindex_msg],
-            concurrency_limit=1, concurrency_id="reindex", **private,
-        ).then(lambda: (gr.Button(interactive=True), gr.File(interactive=True)), outputs=writers, **quiet)
+            on_reindex, outputs=[reindex_msg], concurrency_limit=1, concurrency_id="reindex", **private,
+        ).then(after_write, outputs=refreshed, **quiet)
         upload.upload(
             lambda: (gr.Button(interactive=False), ""), outputs=[reindex_btn, upload_msg], **quiet,
         ).then(
-            on_upload, inputs=[upload], outputs=[notice, status, article_list, upload_msg, upload],
-            show_progress_on=[upload_msg], concurrency_limit=1, concurrency_id="reindex", **private,
-        ).then(lambda: gr.Button(interactive=True), outputs=[reindex_btn], **quiet)
+            on_upload, inputs=[upload], outputs=[upload_msg], concurrency_limit=1, concurrency_id="reindex", **private,
+        ).then(after_write, outputs=refreshed, **quiet)
         gr.api(api_ask, api_name="ask", concurrency_id="answer")
 
     app.queue(default_concurrency_limit=default_concurrency(), max_size=256)

@@ -309,14 +309,18 @@ def test_reindex_asks_first_and_is_disabled_while_it_runs(session, daily):
     (corpus / "901-wetland.txt").write_text(REINDEX_PAGE, "utf-8")
     page.evaluate("""() => {
         window.__ywDisabled = false;
+        window.__ywBars = 0;
         const b = document.querySelector('#yw-reindex');
         new MutationObserver(() => { if (b.disabled) window.__ywDisabled = true; })
             .observe(b, {attributes: true, attributeFilter: ['disabled']});
+        const count = () => document.querySelectorAll('.progress-level').length;
+        setInterval(() => { window.__ywBars = Math.max(window.__ywBars, count()); }, 25);
     }""")
     page.click("#yw-reindex")
     page.click("#yw-reindex-yes")
     page.wait_for_selector("#yw-reindex-msg .yw-notice.ok", timeout=180_000)
     assert page.evaluate("() => window.__ywDisabled"), "the button was disabled while the index was built"
+    assert page.evaluate("() => window.__ywBars") <= 1, "at most one progress bar at a time"
     assert page.locator("#yw-reindex").is_enabled()
     assert (index / "CURRENT").read_text() != current
     engine = daily[1].yuwen_holder.get()
