@@ -362,7 +362,13 @@ def test_an_uploaded_page_is_saved_indexed_and_answerable(session, daily, tmp_pa
     src = tmp_path / "cable_car news.txt"
     src.write_text(UPLOADED_PAGE, "utf-8")
     _open_settings(page)
-    page.locator("#yw-upload input[type=file]").set_input_files([str(src)])
+    # Dropped on the upload area, as a file dragged from the desktop.
+    drop = page.evaluate_handle(
+        """(text) => { const dt = new DataTransfer();
+                       dt.items.add(new File([text], 'cable_car news.txt', {type: 'text/plain'})); return dt; }""",
+        UPLOADED_PAGE,
+    )
+    page.dispatch_event("#yw-upload .upload-container", "drop", {"dataTransfer": drop})
     page.wait_for_selector("#yw-upload-msg .yw-notice.ok", timeout=180_000)
     assert "cable-car-news.txt" in page.locator("#yw-upload-msg").inner_text()
     assert (corpus / "cable-car-news.txt").read_text("utf-8") == UPLOADED_PAGE
