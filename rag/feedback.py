@@ -46,6 +46,10 @@ class FeedbackError(RuntimeError):
     """The feedback database cannot be used (damaged, not writable) or a rating is invalid."""
 
 
+class FeedbackMissingError(FeedbackError):
+    """The row to update is not in the database (it was moved away or emptied)."""
+
+
 @dataclass
 class Feedback:
     """One rated answer."""
@@ -131,7 +135,7 @@ def record(path: Path | str, item: Feedback) -> int:
 
 
 def update(path: Path | str, row_id: int, rating: str | None = None, comment: str | None = None) -> None:
-    """Change the rating and/or the comment of row ``row_id`` (FeedbackError when there is none)."""
+    """Change the rating and/or the comment of row ``row_id`` (FeedbackMissingError when there is none)."""
     sets, args = [], []
     if rating is not None:
         sets.append("rating = ?")
@@ -146,7 +150,7 @@ def update(path: Path | str, row_id: int, rating: str | None = None, comment: st
         return conn.execute(f"UPDATE feedback SET {', '.join(sets)} WHERE id = ?", (*args, int(row_id))).rowcount
 
     if not _guard(Path(path), work):
-        raise FeedbackError(f"There is no feedback row {row_id} in {path}.")
+        raise FeedbackMissingError(f"There is no feedback row {row_id} in {path}.")
 
 
 def _from_row(r: Iterable[Any]) -> Feedback:

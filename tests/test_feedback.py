@@ -8,7 +8,7 @@ import pytest
 
 from rag.cli import main
 from rag.evaluate import load_questions
-from rag.feedback import Feedback, FeedbackError, export_dev_set, feedback_path, list_feedback, record, update
+from rag.feedback import Feedback, FeedbackError, FeedbackMissingError, export_dev_set, feedback_path, list_feedback, record, update
 
 CITED = [{"number": 1, "title": "临江区滨江大桥建成通车", "file": "a.txt", "passage": "主桥全长1280米。"}]
 
@@ -33,7 +33,7 @@ def test_rating_and_comment_can_be_changed_later(tmp_path):
     update(path, rid, rating="down", comment="wrong year")
     [row] = list_feedback(path)
     assert (row.rating, row.comment) == ("down", "wrong year")
-    with pytest.raises(FeedbackError):
+    with pytest.raises(FeedbackMissingError):
         update(path, rid + 99, comment="x")
 
 

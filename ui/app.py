@@ -546,7 +546,7 @@ def build_app(
 
         def on_feedback(turns: list[Turn], evt: gr.EventData) -> tuple:
             """👍/👎 on an answer (stored at once), then its optional comment (stored on the same row)."""
-            from rag.feedback import Feedback, FeedbackError, feedback_path, record, update
+            from rag.feedback import Feedback, FeedbackError, FeedbackMissingError, feedback_path, record, update
 
             turns = list(turns or [])
             data = evt._data or {}
@@ -560,15 +560,21 @@ def build_app(
                 return gr.skip(), gr.skip()
             comment = data.get("comment")
             path = feedback_path(holder.index_dir)
+            def new_row() -> int:
+                return record(path, Feedback(
+                    question=turn.question, rewritten=turn.rewritten, answer=turn.text, rating=rating,
+                    citations=[citation_json(c, nearest=turn.refused) for c in turn.citations],
+                    backend=turn.backend + (f":{turn.llm}" if turn.llm else ""), mode=turn.mode, refused=turn.refused,
+                    comment=str(comment or "")))
+
             try:
                 if turn.feedback_id is None:
-                    turn.feedback_id = record(path, Feedback(
-                        question=turn.question, rewritten=turn.rewritten, answer=turn.text, rating=rating,
-                        citations=[citation_json(c, nearest=turn.refused) for c in turn.citations],
-                        backend=turn.backend + (f":{turn.llm}" if turn.llm else ""), mode=turn.mode, refused=turn.refused,
-                        comment=str(comment or "")))
+                    turn.feedback_id = new_row()
                 else:
-                    update(path, turn.feedback_id, rating=rating, comment=None if comment is None else str(comment))
+                    try:
+                        update(path, turn.feedback_id, rating=rating, comment=None if comment is None else str(comment))
+                    except FeedbackMissingError:  # a turn restored from the browser after the database moved
+                        turn.feedback_id = new_row()
             except FeedbackError as exc:
                 log.warning("feedback not saved: %s", exc)
                 return render.transcript_html(turns, str(exc), autoscroll=False), turns
