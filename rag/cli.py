@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--check", action="store_true",
                    help="verify every file's checksum and that vectors, BM25, rows and sentences agree")
+
+    p = sub.add_parser("feedback", help="the readers' 👍/👎 ratings of answers (kept beside the index)")
+    _common(p)
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    fp = fsub.add_parser("list", help="print the ratings, oldest first")
+    fp.add_argument("--rating", choices=["up", "down"], default=None, help="only these ratings")
+    fp.add_argument("--json", action="store_true", help="one JSON object a line")
+    fp = fsub.add_parser("export", help="write the thumbs-down answers as draft test cases (dev-set JSONL schema)")
+    fp.add_argument("file", type=Path, help="the JSONL file to write")
     return parser
 
 
@@ -674,7 +683,31 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from .config import Settings
+    from .feedback import export_dev_set, feedback_path, list_feedback
+
+    path = feedback_path(args.index or Settings().index_dir)
+    if args.feedback_command == "export":
+        n = export_dev_set(path, args.file)
+        print(f"wrote {n} thumbs-down answer{'s' if n != 1 else ''} to {args.file} (fill in answer, must_include "
+              "and evidence before using them as test cases)")
+        return 0
+    rows = list_feedback(path, args.rating)
+    for f in rows:
+        if args.json:
+            print(json.dumps(f.as_dict(), ensure_ascii=False))
+        else:
+            asked = f.question if not f.rewritten or f.rewritten == f.question else f"{f.question} → {f.rewritten}"
+            note = f"\t{f.comment}" if f.comment else ""
+            print(f"{f.id}\t{f.time}\t{'👍' if f.rating == 'up' else '👎'}\t{f.backend}/{f.mode}\t{asked}{note}")
+    if not rows and not args.json:
+        print(f"no feedback yet in {path}")
+    return 0
+
+
 COMMANDS = {
+    "feedback": cmd_feedback,
     "index": cmd_index,
     "add": cmd_add,
     "remove": cmd_remove,
@@ -711,6 +744,7 @@ def _run(args) -> int:
     from .embedders import EmbedderError
     from .engine import QuestionError
     from .evaluate import EvalSetError
+    from .feedback import FeedbackError
     from .indexing import CorpusEmptyError, UpdateError
     from .store import IndexIncompatibleError, IndexMissingError
     from .writelock import IndexBusyError, IndexWriteError
@@ -718,7 +752,7 @@ def _run(args) -> int:
     try:
         return COMMANDS[args.command](args)
     except (QuestionError, IndexMissingError, IndexIncompatibleError, EmbedderError, CorpusEmptyError, EvalSetError,
-            ReaderError, IndexBusyError, IndexWriteError, UpdateError) as exc:
+            ReaderError, IndexBusyError, IndexWriteError, UpdateError, FeedbackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -413,11 +413,14 @@ def _build_once(
         report(1.0, "index up to date")
         return replace(prev.manifest, update={**update, "unchanged": True})
 
-    report(0.05, f"{len(articles)} articles, {len(chunks)} passages; embedding {len(todo)} texts "
-                 f"({update['reused_texts']} reused)")
+    # Say what the embedded texts are: passages and answer sentences together outnumber the
+    # passages the status shows (e.g. 748 texts for 148 passages).
+    what = f"{len(p_missing)} passages + {len(s_missing)} answer sentences"
+    report(0.05, f"{len(articles)} articles, {len(chunks)} passages; embedding {what} "
+                 f"({update['reused_texts']} vectors reused)")
 
     def on_batch(done: int, total: int) -> None:
-        report(0.05 + 0.9 * done / max(total, 1), f"embedded {done}/{total} texts")
+        report(0.05 + 0.9 * done / max(total, 1), f"embedded {done} of {total} texts ({what})")
 
     if todo:
         fresh = embedder().encode_passages(todo, progress=on_batch)

@@ -728,14 +728,11 @@ def _render(d: _Draft, art_id: str, file: str) -> Article:
     byline = d.byline_text()
     inferred = not d.title
     if inferred:
-        if d.byline is not None and d.byline.byline_style == "mark":
-            title = f"（版面缺标题）■{byline}"
-        elif byline:
-            title = f"（版面缺标题）{byline}"
-        else:
-            first = next((b.text for b in d.body if b.kind == "para"), text)
-            first = re.split(r"(?<=[。！？!?])", first, maxsplit=1)[0]
-            title = f"（版面缺标题）{first[:24]}…" if len(first) > 24 else f"（版面缺标题）{first}"
+        # The page printed no headline: the title says so and quotes the opening sentence. The
+        # byline (with its ■ marker) stays in the byline and the text, never in the title.
+        first = next((b.text for b in d.body if b.kind == "para"), "") or text
+        first = re.split(r"(?<=[。！？!?])", first, maxsplit=1)[0].strip()
+        title = f"（版面缺标题）{first[:24]}…" if len(first) > 24 else f"（版面缺标题）{first}"
     note = ""
     if d.note is not None:
         note = d.note.text

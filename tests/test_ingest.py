@@ -238,7 +238,7 @@ EXPECTED_TITLES = {
         "着力推动“五个融合” 全面提升“33618”现代制造业集群发展能级和综合竞争力",
         "保持反腐败永远在路上的清醒坚定",
         "以“三个强化”提升重庆城市国际传播效能",
-        "（版面缺标题）■陶秋胜",
+        "（版面缺标题）党的二十届四中全会强调，加强舆论引导，有效防范化…",
     ],
     "001": [
         "共同打造具有国际竞争力的先进制造业集群 川渝加快推进新型工业化",
@@ -333,7 +333,8 @@ def test_page_banner_is_kept_in_text_but_not_in_title():
 
 def test_article_without_printed_title_gets_an_inferred_one():
     a = articles_of("000")[3]
-    assert a.title_inferred and a.title == "（版面缺标题）■陶秋胜"
+    assert a.title_inferred and a.title.startswith("（版面缺标题）党的二十届四中全会强调")
+    assert a.byline == "陶秋胜" and "■" not in a.title
     assert a.text.startswith("■陶秋胜\n党的二十届四中全会强调")
     assert a.text.endswith("使主流舆论更具吸引力、感染力。</")
 
@@ -443,3 +444,29 @@ def test_narrow_column_page_with_headline_first_splits_and_joins():
         "（作者单位：某大学）",
     ]
     assert (second.title, second.byline) == ("另一篇的标题", "李四")
+
+
+UNTITLED_AFTER_BYLINE = """临江区滨江大桥建成通车
+
+■记者 王五
+
+10月18日，临江区滨江大桥正式建成通车，主桥全长1280米。大桥由临江城建集团承建，施工全程采用BIM数字化管理，历时三年完成主体工程建设。
+
+大桥日均车流量预计达到3万辆，将有效缓解老城区的交通压力，方便两岸居民出行。
+
+■周明远
+
+当前，城市更新进入新阶段，老旧小区改造需要更多居民参与。各街道要建立议事协商机制，让居民说了算，改造方案要先问需于民，再动工建设。
+
+同时要做好长效管护，引入专业物业服务，确保改造成果长期保持，让群众的获得感更加持久。
+"""
+
+
+def test_an_untitled_article_keeps_its_byline_out_of_the_title():
+    titled, untitled = split_articles(UNTITLED_AFTER_BYLINE, "900_test.txt")
+    assert titled.title == "临江区滨江大桥建成通车"
+    assert untitled.title_inferred
+    assert untitled.byline == "周明远"
+    assert "■" not in untitled.title and "周明远" not in untitled.title
+    assert untitled.title == "（版面缺标题）当前，城市更新进入新阶段，老旧小区改造需要更多居…"
+    assert untitled.text.startswith("■周明远\n当前"), "the byline line stays in the text"

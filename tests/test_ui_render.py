@@ -206,3 +206,57 @@ def test_a_draft_is_shown_greyed_without_clickable_markers():
 
     html = transcript_html([Turn(question="问", text="草稿[1", streaming=True, backend="llm")])
     assert 'class="a draft"' in html and "caret" in html and "data-cite" not in html
+
+
+def test_a_conversation_round_trips_through_json_for_the_browser():
+    turns = [Turn(question="大桥多长？", rewritten="临江大桥多长？", text="约1280米[1]。", citations=[citation()],
+                  backend="extractive", mode="hybrid", rating="down", feedback_id=7)]
+    back = render.turns_from_json(render.turns_to_json(turns))
+    assert back == turns
+    assert back[0].citations[0].highlights == [(9, 20)]
+
+
+def test_stored_history_that_cannot_be_read_is_left_out_and_a_running_turn_is_interrupted():
+    data = [{"question": "好"}, "junk", {"no": "question"}, {"question": "半截", "pending": True},
+            {"question": "x", "citations": [{"bad": 1}]}]
+    turns = render.turns_from_json(data)
+    assert [t.question for t in turns] == ["好", "半截"]
+    assert turns[1].error and not turns[1].pending
+    assert render.turns_from_json("not a list") == []
+
+
+def test_a_finished_answer_offers_copy_rating_and_regenerate_and_says_what_answered():
+    t = Turn(question="q", text="主桥全长约1280米[1]。", citations=[citation()], backend="extractive", mode="hybrid")
+    html = render.transcript_html([t])
+    assert 'data-copy="' in html and 'data-rate="up"' in html and 'data-rate="down"' in html and "data-regen" in html
+    assert '<span class="backend">extractive</span>' in html and '<span class="mode">hybrid</span>' in html
+    copied = render.copy_text(t)
+    assert copied.startswith("主桥全长约1280米[1]。") and "[1] " in copied and "001_x.txt" in copied
+    no_raw_tags(html)
+
+
+def test_a_citation_marker_carries_an_escaped_preview_of_its_passage():
+    html = render.answer_html("见[1]。", [citation()], 0)
+    preview = re.search(r'data-preview="([^"]*)"', html).group(1)
+    assert preview.startswith("[1] 临江&lt;script&gt;")
+    assert "主桥全长约1280米" in preview
+
+
+def test_after_a_rating_a_comment_box_then_a_thank_you():
+    t = Turn(question="q", text="a", backend="extractive", rating="down", feedback_id=1)
+    assert 'class="comment-text"' in render.transcript_html([t])
+    t.comment_sent = True
+    html = render.transcript_html([t])
+    assert "comment-text" not in html and "comment done" in html
+
+
+def test_a_refusal_links_to_its_nearest_passages():
+    t = Turn(question="q", text="没有找到。", refused=True, citations=[citation()], backend="extractive")
+    html = render.transcript_html([t])
+    assert 'class="near"' in html and 'data-cite="1"' in html
+    assert 'class="cite"' not in html
+
+
+def test_the_transcript_says_whether_to_scroll_to_its_end():
+    assert 'data-autoscroll="1"' in render.transcript_html([])
+    assert 'data-autoscroll="0"' in render.transcript_html([], autoscroll=False)

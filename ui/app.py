@@ -33,11 +33,12 @@ from rag.engine import Engine, IndexIncompatibleError, IndexMissingError, Questi
 from rag.ingest import max_file_bytes
 from rag.retrieve import MODES
 
-from . import render
+from . import access, render
 from .access import Credentials, Guard, admin_routes, check_exposure, credentials_from, is_loopback, private_from_env
 from .limits import DEFAULT_RATE, Admission, Busy, RateLimit, client_of, queue_from_env, rate_from_env
 from .openai_api import openai_routes
 from .render import Turn
+from .uploads import save_uploads
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,94 @@ element.addEventListener('keydown', (e) => {
   const el = e.target.closest('[data-cite]');
   if (el && element.contains(el)) { e.preventDefault(); fire(el); }
 });
+"""
+
+# The transcript: [n] markers as above, plus copy (to the clipboard, and to window.__ywCopied for
+# tests), 👍/👎 and the comment ("feedback" event), regenerate ("regenerate" event), a preview of
+# the cited passage while a marker is hovered or focused, and scrolling to the newest turn.
+_TRANSCRIPT_JS = _CITE_JS + """
+const num = (el) => Number(el.dataset.turn);
+const copy = async (btn) => {
+  const text = btn.dataset.copy || '';
+  window.__ywCopied = text;
+  let ok = false;
+  try { await navigator.clipboard.writeText(text); ok = true; } catch (err) {
+    const ta = document.createElement('textarea');
+    ta.value = text; ta.style.position = 'fixed'; ta.style.opacity = '0';
+    document.body.appendChild(ta); ta.select();
+    try { ok = document.execCommand('copy'); } catch (e2) { ok = false; }
+    ta.remove();
+  }
+  const label = btn.textContent;
+  btn.classList.add('done');
+  btn.textContent = ok ? '✓ Copied / 已复制' : 'Copy failed / 复制失败';
+  setTimeout(() => { btn.classList.remove('done'); btn.textContent = label; }, 1500);
+};
+const sendComment = (btn) => {
+  const box = btn.closest('.comment').querySelector('.comment-text');
+  trigger('feedback', {turn: num(btn), rating: btn.dataset.comment, comment: box ? box.value : ''});
+};
+element.addEventListener('click', (e) => {
+  const t = e.target;
+  const c = t.closest('[data-copy]');
+  if (c && element.contains(c)) { e.preventDefault(); copy(c); return; }
+  const r = t.closest('[data-rate]');
+  if (r && element.contains(r)) { e.preventDefault(); trigger('feedback', {turn: num(r), rating: r.dataset.rate}); return; }
+  const s = t.closest('[data-comment]');
+  if (s && element.contains(s)) { e.preventDefault(); sendComment(s); return; }
+  const g = t.closest('[data-regen]');
+  if (g && element.contains(g)) { e.preventDefault(); trigger('regenerate', {turn: num(g)}); }
+});
+element.addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter' || !e.target.classList.contains('comment-text')) return;
+  e.preventDefault();
+  const s = e.target.closest('.comment').querySelector('[data-comment]');
+  if (s) sendComment(s);
+});
+let tip = null;
+const showTip = (el) => {
+  if (!tip) {
+    tip = document.createElement('div');
+    tip.className = 'yw-tip'; tip.id = 'yw-tip'; tip.setAttribute('role', 'tooltip');
+    document.body.appendChild(tip);
+  }
+  tip.textContent = el.dataset.preview;
+  tip.style.display = 'block';
+  const r = el.getBoundingClientRect();
+  const w = Math.min(440, window.innerWidth - 16);
+  tip.style.left = Math.max(8, Math.min(r.left, window.innerWidth - w - 8)) + 'px';
+  const below = r.bottom + 6, h = tip.offsetHeight;
+  tip.style.top = (below + h < window.innerHeight ? below : Math.max(8, r.top - h - 6)) + 'px';
+};
+const hideTip = () => { if (tip) tip.style.display = 'none'; };
+element.addEventListener('mouseover', (e) => {
+  const el = e.target.closest('[data-preview]');
+  if (el && element.contains(el)) showTip(el);
+});
+element.addEventListener('mouseout', (e) => {
+  const el = e.target.closest('[data-preview]');
+  if (el && !(e.relatedTarget && el.contains(e.relatedTarget))) hideTip();
+});
+element.addEventListener('focusin', (e) => { const el = e.target.closest('[data-preview]'); if (el) showTip(el); });
+element.addEventListener('focusout', hideTip);
+// Keep the newest turn in sight: scroll every box that holds the transcript to its end, then the
+// window to the transcript's last turn. Done on every change marked for it, so that no earlier
+// reply (a refused long question, say) can leave the view stuck above the new answer.
+const follow = () => {
+  const root = element.querySelector('.yw-transcript');
+  if (!root || root.dataset.autoscroll !== '1') return;
+  hideTip();
+  for (let p = root.parentElement; p && p !== document.body; p = p.parentElement) {
+    const st = getComputedStyle(p);
+    if (/(auto|scroll)/.test(st.overflowY) && p.scrollHeight > p.clientHeight) p.scrollTop = p.scrollHeight;
+  }
+  const last = root.querySelector('.turn:last-of-type');
+  if (last) {
+    const r = last.getBoundingClientRect();
+    if (r.bottom > window.innerHeight || r.top < 0) last.scrollIntoView({block: r.height > window.innerHeight ? 'start' : 'end'});
+  }
+};
+watch('value', () => requestAnimationFrame(follow));
 """
 
 # The article / page view: links switch between them ("view" event); the marked span is
@@ -186,6 +275,21 @@ class EngineHolder:
                 self._engine = None
             return self.get()
 
+    def add(self, paths: list[Path], progress: Callable[[float, str], None] | None = None):
+        """Index the corpus pages ``paths`` incrementally (``rag add``; one build at a time), then
+        reopen; returns the new build's manifest."""
+        from rag.indexing import add_to_index
+
+        with self._build_lock:
+            embedder = self.embedder
+            if embedder is None and self._engine is not None:
+                embedder = self._engine.manifest.embedder
+            manifest = add_to_index(paths, self.corpus_dir, self.index_dir, embedder=embedder, progress=progress)
+            with self._lock:
+                self._engine = None
+            self.get()
+            return manifest
+
 
 def describe_open_error(exc: Exception, index_dir: Path, corpus_dir: Path) -> str:
     """What went wrong opening the index, and the command that fixes it."""
@@ -232,6 +336,17 @@ class _Outputs:
         return (self.transcript, self.sources, self.viewer, self.question, self.turns, self.view)
 
 
+def _history_secret(index_dir: Path) -> str:
+    """The key the browser's copy of a conversation is sealed with: ``YUWEN_HISTORY_SECRET``, else
+    one derived from the index folder, so that a restarted server still reads what it stored."""
+    import hashlib
+
+    given = os.environ.get("YUWEN_HISTORY_SECRET", "").strip()
+    if given:
+        return given
+    return hashlib.sha256(f"yuwen-history:{Path(index_dir).resolve()}".encode()).hexdigest()[:32]
+
+
 # --- the app --------------------------------------------------------------------------------------------
 def build_app(
     engine_factory: EngineFactory | str | Path | None = None,
@@ -276,6 +391,8 @@ def build_app(
         )
         notice = gr.HTML("", js_on_load=None, elem_id="yw-notice")
         turns_state = gr.State([])
+        # The conversation kept in the browser's localStorage (restored on load, cleared by New chat).
+        history = gr.BrowserState([], storage_key="yuwen-history", secret=_history_secret(holder.index_dir))
         chat_view = gr.State(None)
         browse_view = gr.State(None)
 
@@ -284,8 +401,8 @@ def build_app(
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=380):
                         transcript = gr.HTML(
-                            render.transcript_html([]), js_on_load=_CITE_JS, elem_id="yw-transcript",
-                            min_height=220, max_height=640, autoscroll=True, padding=True, container=True,
+                            render.transcript_html([]), js_on_load=_TRANSCRIPT_JS, elem_id="yw-transcript",
+                            min_height=220, max_height=640, autoscroll=False, padding=True, container=True,
                         )
                         question = gr.Textbox(
                             label="Question / 问题",
@@ -325,6 +442,16 @@ def build_app(
             with gr.Row():
                 reindex_btn = gr.Button("Build / re-index / 构建或重建索引", elem_id="yw-reindex", scale=0, min_width=280)
                 reindex_msg = gr.HTML("", js_on_load=None, elem_id="yw-reindex-msg")
+            with gr.Row(visible=False, elem_id="yw-reindex-confirm") as confirm_row:
+                gr.HTML(f"<b>Rebuild the index of {render.esc(holder.corpus_dir)}/?</b> Pages that did not change "
+                        "keep their vectors; questions are answered from the current index until the new one is "
+                        "ready. / 确认重建索引？", js_on_load=None)
+                confirm_btn = gr.Button("Yes, rebuild / 确认重建", variant="primary", elem_id="yw-reindex-yes", scale=0, min_width=160)
+                cancel_btn = gr.Button("Cancel / 取消", elem_id="yw-reindex-no", scale=0, min_width=120)
+            with gr.Row():
+                upload = gr.File(label="Add articles: drop .txt / .md pages here / 上传文章（.txt、.md）", file_count="multiple",
+                                 file_types=[".txt", ".md"], type="filepath", elem_id="yw-upload", height=120)
+                upload_msg = gr.HTML("", js_on_load=None, elem_id="yw-upload-msg")
 
         # --- handlers ---------------------------------------------------------------------------
         def page_state() -> tuple[str, str, str]:
@@ -348,6 +475,60 @@ def build_app(
             banner, st, lst = page_state()
             return banner, st, lst, gr.Accordion(open=True) if holder.last_error else gr.skip()
 
+        def answer_turn(turns: list[Turn], idx: int, k: float, mode: str, backend: str, llm_spec: str) -> Iterator[tuple]:
+            """Answer ``turns[idx]`` in the context of the turns before it: the question at once,
+            then the answer as it forms, then its sources. Later turns stay as they are."""
+            turn = turns[idx]
+            last = idx == len(turns) - 1
+            yield _Outputs(render.transcript_html(turns, autoscroll=last), render.sources_html(turn, idx), render.VIEWER_EMPTY,
+                           gr.skip(), turns, None).as_tuple()
+            q = turn.question
+            engine, error = holder.try_get()
+            if engine is None:
+                turn.pending, turn.error = False, error
+                yield _Outputs(render.transcript_html(turns, autoscroll=last), render.SOURCES_EMPTY, gr.skip(), gr.skip(),
+                               turns, gr.skip()).as_tuple()
+                return
+            history = [p for p in (t.history_pair() for t in turns[:idx]) if p]
+            answer: Answer | None = None
+            try:
+                stream = engine.ask_stream(q, k=int(k), mode=mode, backend=backend, history=history or None,
+                                           llm=(llm_spec or "").strip() or None if backend == "llm" else None)
+                drawn = 0.0
+                for item in stream:
+                    if isinstance(item, Answer):
+                        answer = item
+                        break
+                    # A language model's draft: shown as it comes, replaced by the checked answer below.
+                    turn.pending, turn.streaming = False, True
+                    turn.text += item
+                    if time.monotonic() - drawn >= DRAFT_REDRAW:
+                        drawn = time.monotonic()
+                        yield _Outputs(render.transcript_html(turns, autoscroll=last), gr.skip(), gr.skip(), gr.skip(), turns,
+                                       gr.skip()).as_tuple()
+            except QuestionError as exc:
+                turn.pending, turn.streaming, turn.text, turn.error = False, False, "", str(exc)
+                yield _Outputs(render.transcript_html(turns, autoscroll=last), render.SOURCES_EMPTY, gr.skip(), gr.skip(),
+                               turns, gr.skip()).as_tuple()
+                return
+            except Exception as exc:  # shown as a sentence; the trace goes to the server log
+                log.exception("answering %r failed", q[:200])
+                turn.pending, turn.streaming, turn.text = False, False, ""
+                turn.error = f"Something went wrong while answering ({type(exc).__name__}). The details are in the server log. / 回答时出错。"
+                yield _Outputs(render.transcript_html(turns, autoscroll=last), render.SOURCES_EMPTY, gr.skip(), gr.skip(),
+                               turns, gr.skip()).as_tuple()
+                return
+            assert answer is not None
+            turn.pending, turn.streaming = False, False
+            turn.rewritten = answer.rewritten
+            turn.refused = answer.refused
+            turn.citations = list(answer.citations)
+            turn.seconds, turn.mode, turn.backend = answer.seconds, answer.mode, answer.backend
+            turn.llm, turn.fallback_reason, turn.sentences = answer.llm, answer.fallback_reason, list(answer.sentences)
+            turn.text = answer.text
+            yield _Outputs(render.transcript_html(turns, autoscroll=last), render.sources_html(turn, idx), gr.skip(), gr.skip(),
+                           turns, gr.skip()).as_tuple()
+
         def on_ask(q: str, turns: list[Turn], k: float, mode: str, backend: str, llm_spec: str = "",
                    request: gr.Request = None) -> Iterator[tuple]:
             """Answer one question: show it, then the answer as it forms, then its sources."""
@@ -363,54 +544,88 @@ def build_app(
                 yield _Outputs(render.transcript_html(turns, str(exc)), gr.skip(), gr.skip(), gr.skip(), turns,
                                gr.skip()).as_tuple()
                 return
-            turn = Turn(question=q.strip(), pending=True)
-            turns.append(turn)
-            idx = len(turns) - 1
-            yield _Outputs(render.transcript_html(turns), render.sources_html(turn, idx), render.VIEWER_EMPTY, "", turns, None).as_tuple()
+            turns.append(Turn(question=q.strip(), pending=True))
+            first = True
+            for out in answer_turn(turns, len(turns) - 1, k, mode, backend, llm_spec):
+                if first:  # the question box empties as the question is shown
+                    out = out[:3] + ("",) + out[4:]
+                    first = False
+                yield out
 
-            engine, error = holder.try_get()
-            if engine is None:
-                turn.pending, turn.error = False, error
-                yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
-                return
-            history = [p for p in (t.history_pair() for t in turns[:-1]) if p]
-            answer: Answer | None = None
+        def on_regenerate(turns: list[Turn], k: float, mode: str, backend: str, llm_spec: str, evt: gr.EventData,
+                          request: gr.Request = None) -> Iterator[tuple]:
+            """Ask one turn's question again (with the turns before it as context), in its place."""
+            turns = list(turns or [])
             try:
-                stream = engine.ask_stream(q, k=int(k), mode=mode, backend=backend, history=history or None,
-                                           llm=(llm_spec or "").strip() or None if backend == "llm" else None)
-                drawn = 0.0
-                for item in stream:
-                    if isinstance(item, Answer):
-                        answer = item
-                        break
-                    # A language model's draft: shown as it comes, replaced by the checked answer below.
-                    turn.pending, turn.streaming = False, True
-                    turn.text += item
-                    if time.monotonic() - drawn >= DRAFT_REDRAW:
-                        drawn = time.monotonic()
-                        yield _Outputs(render.transcript_html(turns), gr.skip(), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
-            except QuestionError as exc:
-                turn.pending, turn.streaming, turn.text, turn.error = False, False, "", str(exc)
-                yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+                app.yuwen_rate.take(client_of(request))  # type: ignore[attr-defined]
+            except Busy as exc:
+                yield _Outputs(render.transcript_html(turns, str(exc)), gr.skip(), gr.skip(), gr.skip(), turns,
+                               gr.skip()).as_tuple()
                 return
-            except Exception as exc:  # shown as a sentence; the trace goes to the server log
-                log.exception("answering %r failed", q[:200])
-                turn.pending, turn.streaming, turn.text = False, False, ""
-                turn.error = f"Something went wrong while answering ({type(exc).__name__}). The details are in the server log. / 回答时出错。"
-                yield _Outputs(render.transcript_html(turns), render.SOURCES_EMPTY, gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+            try:
+                idx = int((evt._data or {})["turn"])
+                old = turns[idx]
+            except (KeyError, IndexError, TypeError, ValueError):
+                old = None
+            if old is None or not old.finished:
+                yield (gr.skip(),) * 6
                 return
-            assert answer is not None
-            turn.pending, turn.streaming = False, False
-            turn.rewritten = answer.rewritten
-            turn.refused = answer.refused
-            turn.citations = list(answer.citations)
-            turn.seconds, turn.mode, turn.backend = answer.seconds, answer.mode, answer.backend
-            turn.llm, turn.fallback_reason, turn.sentences = answer.llm, answer.fallback_reason, list(answer.sentences)
-            turn.text = answer.text
-            yield _Outputs(render.transcript_html(turns), render.sources_html(turn, idx), gr.skip(), gr.skip(), turns, gr.skip()).as_tuple()
+            turns[idx] = Turn(question=old.question, pending=True)
+            yield from answer_turn(turns, idx, k, mode, backend, llm_spec)
+
+        def on_feedback(turns: list[Turn], evt: gr.EventData) -> tuple:
+            """👍/👎 on an answer (stored at once), then its optional comment (stored on the same row)."""
+            from rag.feedback import Feedback, FeedbackError, FeedbackMissingError, feedback_path, record, update
+
+            turns = list(turns or [])
+            data = evt._data or {}
+            try:
+                idx = int(data["turn"])
+                turn = turns[idx]
+                rating = str(data["rating"])
+            except (KeyError, IndexError, TypeError, ValueError):
+                return gr.skip(), gr.skip()
+            if not turn.finished or turn.error:
+                return gr.skip(), gr.skip()
+            comment = data.get("comment")
+            path = feedback_path(holder.index_dir)
+            def new_row() -> int:
+                return record(path, Feedback(
+                    question=turn.question, rewritten=turn.rewritten, answer=turn.text, rating=rating,
+                    citations=[citation_json(c, nearest=turn.refused) for c in turn.citations],
+                    backend=turn.backend + (f":{turn.llm}" if turn.llm else ""), mode=turn.mode, refused=turn.refused,
+                    comment=str(comment or "")))
+
+            try:
+                if turn.feedback_id is None:
+                    turn.feedback_id = new_row()
+                else:
+                    try:
+                        update(path, turn.feedback_id, rating=rating, comment=None if comment is None else str(comment))
+                    except FeedbackMissingError:  # a turn restored from the browser after the database moved
+                        turn.feedback_id = new_row()
+            except FeedbackError as exc:
+                log.warning("feedback not saved: %s", exc)
+                return render.transcript_html(turns, str(exc), autoscroll=False), turns
+            turn.rating = rating
+            if comment is not None:
+                turn.comment_sent = True
+            return render.transcript_html(turns, autoscroll=False), turns
 
         def on_clear() -> tuple:
             return render.transcript_html([]), render.SOURCES_EMPTY, render.VIEWER_EMPTY, "", [], None
+
+        def restore(stored: Any) -> tuple:
+            """The conversation the browser kept, as the page opens."""
+            turns = render.turns_from_json(stored)[-MAX_TURNS:]
+            if not turns:
+                return gr.skip(), gr.skip(), []
+            last = len(turns) - 1
+            return render.transcript_html(turns), render.sources_html(turns[last], last), turns
+
+        def keep(turns: list[Turn]) -> list[dict]:
+            """What the browser keeps of the conversation."""
+            return render.turns_to_json(list(turns or [])[-MAX_TURNS:])
 
         def open_citation(turns: list[Turn], evt: gr.EventData) -> tuple:
             """A click on [n] or on a card: that turn's sources, and the article with the passage marked."""
@@ -480,22 +695,60 @@ def build_app(
             return (render.article_html(article), view,
                     render.article_list_html(engine.articles(), query or "", article.id))
 
-        def on_reindex(progress: gr.Progress = gr.Progress()) -> tuple:
-            """Rebuild the index with progress shown, then reopen it."""
+        # Re-index and upload show their progress on their message alone (one bar), and the rest
+        # of the page is refreshed after them by after_write.
+        def on_reindex(request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+            """Rebuild the index with progress shown, then reopen it (once allowed and confirmed)."""
+            refused = access.refuse_write(request)
+            if refused:
+                return render.notice_html("error", "Not allowed / 无权操作", refused)
             started = time.perf_counter()
 
             def report(fraction: float, message: str) -> None:
                 progress(max(0.0, min(1.0, float(fraction))), desc=message)
 
             try:
-                holder.rebuild(report)
+                engine = holder.rebuild(report)
             except Exception as exc:
                 log.exception("re-index failed")
-                banner, st, lst = page_state()
-                return banner, st, lst, render.notice_html("error", "Re-index failed / 重建失败", f"{type(exc).__name__}: {exc}")
+                return render.notice_html("error", "Re-index failed / 重建失败", f"{type(exc).__name__}: {exc}")
+            info = engine.status()
+            counts = f"{info.get('articles', '?')} articles, {info.get('chunks', '?')} passages."
+            return render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建", counts)
+
+        def on_upload(files: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+            """Save the dropped pages into the corpus folder and index them incrementally (`rag add`)."""
+            from rag.indexing import describe_update
+
+            if not files:
+                return gr.skip()
+            refused = access.refuse_write(request)
+            if refused:
+                return render.notice_html("error", "Not allowed / 无权操作", refused)
+            result = save_uploads([Path(f) for f in files], holder.corpus_dir)
+            lines = result.refused + result.notes
+            if not result.saved:
+                return render.notice_html("error" if result.refused else "warn", "Nothing added / 未添加", " ".join(lines))
+
+            def report(fraction: float, message: str) -> None:
+                progress(max(0.0, min(1.0, float(fraction))), desc=message)
+
+            names = ", ".join(p.name for p in result.saved)
+            try:
+                manifest = holder.add(result.saved, report)
+            except Exception as exc:
+                log.exception("indexing uploaded pages failed")
+                return render.notice_html(
+                    "error", "Saved, but not indexed / 已保存，未能索引",
+                    f"{names} are in {holder.corpus_dir}/; indexing failed ({type(exc).__name__}: {exc}). "
+                    "Press “Build / re-index” to try again.")
+            body = " ".join([f"Saved {names} into {holder.corpus_dir}/; {describe_update(manifest)}.", *lines])
+            return render.notice_html("ok", f"Added {len(result.saved)} page(s) / 已添加", body)
+
+        def after_write() -> tuple:
+            """The page once a re-index or upload is over: banner, status, list; buttons back on."""
             banner, st, lst = page_state()
-            msg = render.notice_html("ok", f"Index rebuilt in {time.perf_counter() - started:.1f} s / 索引已重建")
-            return banner, st, lst, msg
+            return banner, st, lst, gr.Button(interactive=True), gr.File(value=None, interactive=True)
 
         def api_ask(question: str, history: list[HistoryTurn] | None = None, k: int = 5, mode: str = "hybrid",
                     backend: str = "extractive", llm: str = "", request: gr.Request = None) -> Reply:
@@ -540,28 +793,46 @@ def build_app(
 
         # --- wiring -----------------------------------------------------------------------------
         private = {"api_visibility": "private"}
+        quiet = {"show_progress": "hidden", **private}
         app.load(on_load, outputs=[notice, status, article_list, settings], **private)
+        app.load(restore, inputs=[history], outputs=[transcript, sources, turns_state], **quiet)
         ask_outputs = [transcript, sources, viewer, question, turns_state, chat_view]
+        answer_settings = [k_slider, mode_radio, backend_dd, llm_box]
         gr.on(
             triggers=[question.submit, ask_btn.click],
             fn=on_ask,
-            inputs=[question, turns_state, k_slider, mode_radio, backend_dd, llm_box],
+            inputs=[question, turns_state, *answer_settings],
             outputs=ask_outputs,
-            show_progress="hidden",
             concurrency_id="answer",
-            **private,
-        )
-        clear_btn.click(on_clear, outputs=ask_outputs, show_progress="hidden", **private)
+            **quiet,
+        ).then(keep, inputs=[turns_state], outputs=[history], **quiet)
+        transcript.regenerate(on_regenerate, inputs=[turns_state, *answer_settings], outputs=ask_outputs,
+                              concurrency_id="answer", **quiet).then(keep, inputs=[turns_state], outputs=[history], **quiet)
+        transcript.feedback(on_feedback, inputs=[turns_state], outputs=[transcript, turns_state], **quiet).then(
+            keep, inputs=[turns_state], outputs=[history], **quiet)
+        clear_btn.click(on_clear, outputs=ask_outputs, **quiet).then(keep, inputs=[turns_state], outputs=[history], **quiet)
         for comp in (transcript, sources):
             comp.cite(open_citation, inputs=[turns_state], outputs=[sources, viewer, chat_view], show_progress="hidden", **private)
         viewer.view(switch_view, inputs=[chat_view], outputs=[viewer, chat_view], show_progress="hidden", **private)
         browse_viewer.view(switch_view, inputs=[browse_view], outputs=[browse_viewer, browse_view], show_progress="hidden", **private)
         filter_box.change(filter_articles, inputs=[filter_box, browse_view], outputs=[article_list], show_progress="hidden", **private)
         article_list.open(open_article, inputs=[filter_box], outputs=[browse_viewer, browse_view, article_list], show_progress="hidden", **private)
-        reindex_btn.click(
-            on_reindex, outputs=[notice, status, article_list, reindex_msg],
-            concurrency_limit=1, concurrency_id="reindex", **private,
-        )
+        # Re-index: asked to confirm; while it runs its button and the upload are disabled, and
+        # one progress bar shows in the message beside the button.
+        refreshed = [notice, status, article_list, reindex_btn, upload]
+        reindex_btn.click(lambda: gr.Row(visible=True), outputs=[confirm_row], **quiet)
+        cancel_btn.click(lambda: gr.Row(visible=False), outputs=[confirm_row], **quiet)
+        confirm_btn.click(
+            lambda: (gr.Row(visible=False), gr.Button(interactive=False), gr.File(interactive=False), ""),
+            outputs=[confirm_row, reindex_btn, upload, reindex_msg], **quiet,
+        ).then(
+            on_reindex, outputs=[reindex_msg], concurrency_limit=1, concurrency_id="reindex", **private,
+        ).then(after_write, outputs=refreshed, **quiet)
+        upload.upload(
+            lambda: (gr.Button(interactive=False), ""), outputs=[reindex_btn, upload_msg], **quiet,
+        ).then(
+            on_upload, inputs=[upload], outputs=[upload_msg], concurrency_limit=1, concurrency_id="reindex", **private,
+        ).then(after_write, outputs=refreshed, **quiet)
         gr.api(api_ask, api_name="ask", concurrency_id="answer")
 
     app.queue(default_concurrency_limit=default_concurrency(), max_size=queue_from_env())

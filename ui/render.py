@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterable, Sequence
 
 from rag.answer import Citation
 from rag.documents import Article
@@ -48,6 +48,9 @@ class Turn:
     llm: str = ""  # the language model asked, when one was
     fallback_reason: str = ""  # why its answer is not shown (the extractive one is)
     sentences: list[dict] = field(default_factory=list)  # the model's sentences as checked
+    feedback_id: int | None = None  # the row of its rating in the feedback database
+    rating: str = ""  # "up" / "down" once rated
+    comment_sent: bool = False
 
     def history_pair(self) -> tuple[str, str] | None:
         """``(question, answer_text)`` for the engine's follow-up reading, or None when this turn
@@ -55,6 +58,50 @@ class Turn:
         if self.error or self.pending or self.streaming:
             return None
         return (self.question, self.text)
+
+    @property
+    def finished(self) -> bool:
+        return not (self.pending or self.streaming)
+
+    def to_json(self) -> dict[str, Any]:
+        """The turn as plain JSON (what the browser keeps between visits)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Turn | None":
+        """A turn from :meth:`to_json`'s output, or None for anything else. A turn that was still
+        running when the page closed comes back as interrupted."""
+        if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+            return None
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in data.items() if k in known}
+        try:
+            cites = []
+            for c in kw.pop("citations", None) or []:
+                c = dict(c)
+                c["highlights"] = [tuple(h) for h in c.get("highlights") or []]
+                cites.append(Citation(**c))
+            turn = cls(**kw, citations=cites)
+        except (TypeError, ValueError):
+            return None
+        if turn.pending or turn.streaming:
+            turn.pending = turn.streaming = False
+            if not turn.error:
+                turn.text, turn.citations = "", []
+                turn.error = "This answer was interrupted when the page closed: press ↻ to ask again. / 回答被中断，请重新回答。"
+        return turn
+
+
+def turns_to_json(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    """The conversation as JSON, for the browser's storage."""
+    return [t.to_json() for t in turns]
+
+
+def turns_from_json(data: Any) -> list[Turn]:
+    """The conversation kept in the browser; what cannot be read is left out."""
+    if not isinstance(data, list):
+        return []
+    return [t for t in (Turn.from_json(d) for d in data) if t is not None]
 
 
 # --- text with marks --------------------------------------------------------------------------------
@@ -96,17 +143,34 @@ def marked_text(
     return "".join(out)
 
 
+#: Characters of a passage the hover preview of a citation shows.
+PREVIEW_CHARS = 240
+
+
+def preview_text(c: Citation, limit: int = PREVIEW_CHARS) -> str:
+    """What hovering a citation marker shows: the article's title and the passage, cut around
+    the sentences the answer used."""
+    text = c.passage
+    spans = [(s - c.start, e - c.start) for s, e in c.highlights if e > c.start and s < c.end]
+    if len(text) > limit:
+        a = max(0, min(s for s, _ in spans) - 40) if spans else 0
+        text = ("…" if a else "") + text[a:a + limit] + ("…" if a + limit < len(text) else "")
+    return f"[{c.n}] {c.title}\n{text}"
+
+
 def answer_html(text: str, citations: Sequence[Citation], turn: int) -> str:
-    """The answer text escaped, each ``[n]`` that names a citation turned into a button."""
-    known = {c.n for c in citations}
+    """The answer text escaped, each ``[n]`` that names a citation turned into a button that
+    previews its passage on hover."""
+    by_n = {c.n: c for c in citations}
 
     def button(m: re.Match) -> str:
         n = int(m.group(1))
-        if n not in known:
+        if n not in by_n:
             return m.group(0)
         return (
             f'<button type="button" class="cite" data-turn="{turn}" data-cite="{n}" '
-            f'title="Show source [{n}] in its article / 查看出处 [{n}]">[{n}]</button>'
+            f'data-preview="{esc(preview_text(by_n[n]))}" '
+            f'aria-label="Show source [{n}] in its article / 查看出处 [{n}]">[{n}]</button>'
         )
 
     return _MARKER.sub(button, esc(text))
@@ -150,9 +214,81 @@ WELCOME = (
 )
 
 
-def transcript_html(turns: Sequence[Turn], notice: str = "") -> str:
-    """The conversation: each question, what was searched, the answer with clickable markers."""
-    parts = ['<div class="yw-transcript">']
+def copy_text(t: Turn) -> str:
+    """What the copy button puts on the clipboard: the answer and its sources, as plain text."""
+    lines = [t.text.strip()]
+    if t.citations:
+        lines.append("")
+        lines.append("最接近的段落 / Nearest passages (not evidence):" if t.refused else "出处 / Sources:")
+        for c in t.citations:
+            lines.append(f"[{c.n}] {c.title}" + (f"（{c.byline}）" if c.byline else "") + f" · {c.file}, {_lines(c)}")
+            lines.append(f"    {c.passage.strip()}")
+    return "\n".join(lines)
+
+
+def _meta_html(t: Turn) -> str:
+    meta = []
+    if t.refused:
+        meta.append("no evidence found / 未找到依据")
+    else:
+        meta.append(f"{len(t.citations)} source{'s' if len(t.citations) != 1 else ''}")
+    if t.backend == "llm" and t.sentences and not t.refused:
+        ok = sum(1 for x in t.sentences if x.get("supported"))
+        meta.append(f"{ok} of {len(t.sentences)} sentences supported / {ok}/{len(t.sentences)} 句有出处支持")
+    if t.backend:
+        model = f" ({esc(t.llm)})" if t.llm else ""
+        fell = " → extractive" if t.fallback_reason else ""
+        meta.append(f'answered by <span class="backend">{esc(t.backend)}{model}{fell}</span>')
+    if t.mode:
+        meta.append(f'<span class="mode">{esc(t.mode)}</span> retrieval')
+    if t.seconds:
+        meta.append(f"{t.seconds:.2f} s")
+    return f'<div class="meta">{" · ".join(meta)}</div>'
+
+
+def _nearest_html(t: Turn, i: int) -> str:
+    """For a declined question: links to the nearest passages (opened like citations)."""
+    if not t.citations:
+        return ""
+    links = "".join(
+        f'<button type="button" class="near" data-turn="{i}" data-cite="{c.n}" data-preview="{esc(preview_text(c))}">'
+        f"{esc(c.title)}</button>"
+        for c in t.citations[:3]
+    )
+    return (f'<div class="nearest-links">Nearest passages, for reference / 最接近的段落（仅供参考）：{links}</div>')
+
+
+def _actions_html(t: Turn, i: int) -> str:
+    """Copy, 👍/👎 (then an optional comment) and regenerate, under a finished turn."""
+    parts = [f'<div class="actions" data-turn="{i}">']
+    if not t.error:
+        parts.append(f'<button type="button" class="yw-act copy" data-copy="{esc(copy_text(t))}" '
+                     'aria-label="Copy the answer with its sources">Copy / 复制</button>')
+        for rating, face, label in (("up", "👍 Good / 好", "Good answer"), ("down", "👎 Bad / 差", "Bad answer")):
+            on = " on" if t.rating == rating else ""
+            parts.append(f'<button type="button" class="yw-act rate {rating}{on}" data-turn="{i}" data-rate="{rating}" '
+                         f'aria-pressed="{"true" if on else "false"}" aria-label="{label}">{face}</button>')
+    parts.append(f'<button type="button" class="yw-act regen" data-turn="{i}" data-regen="1" '
+                 'aria-label="Ask this question again">↻ Regenerate / 重新回答</button>')
+    parts.append("</div>")
+    if t.rating and not t.error:
+        if t.comment_sent:
+            parts.append('<div class="comment done" role="status">Thank you: your comment is saved. / 感谢反馈，已记录。</div>')
+        else:
+            parts.append(
+                f'<div class="comment" data-turn="{i}"><span class="saved">{"👍" if t.rating == "up" else "👎"} saved / 已记录 —</span>'
+                '<input type="text" class="comment-text" maxlength="2000" '
+                'placeholder="What was right or wrong? (optional) / 补充说明（可选）" aria-label="Comment">'
+                f'<button type="button" class="yw-act comment-send" data-turn="{i}" data-comment="{esc(t.rating)}">'
+                "Send / 提交</button></div>"
+            )
+    return "".join(parts)
+
+
+def transcript_html(turns: Sequence[Turn], notice: str = "", autoscroll: bool = True) -> str:
+    """The conversation: each question, what was searched, the answer with clickable markers,
+    what answered it, and its actions. With ``autoscroll`` the page scrolls to the last turn."""
+    parts = [f'<div class="yw-transcript" data-autoscroll="{1 if autoscroll else 0}">']
     if not turns:
         parts.append(WELCOME)
     for i, t in enumerate(turns):
@@ -179,21 +315,11 @@ def transcript_html(turns: Sequence[Turn], notice: str = "") -> str:
                 parts.append(fallback_html(t.fallback_reason))
             parts.append(f'<div class="{cls}"><span class="who">渝问</span><div class="atext">{body}</div></div>')
             if not t.streaming:
-                meta = []
                 if t.refused:
-                    meta.append("no evidence found / 未找到依据")
-                else:
-                    meta.append(f"{len(t.citations)} source{'s' if len(t.citations) != 1 else ''}")
-                if t.backend == "llm" and t.sentences and not t.refused:
-                    ok = sum(1 for x in t.sentences if x.get("supported"))
-                    meta.append(f"{ok} of {len(t.sentences)} sentences supported / {ok}/{len(t.sentences)} 句有出处支持")
-                if t.llm:
-                    meta.append(esc(t.llm))
-                if t.mode:
-                    meta.append(esc(t.mode))
-                if t.seconds:
-                    meta.append(f"{t.seconds:.2f} s")
-                parts.append(f'<div class="meta">{" · ".join(meta)}</div>')
+                    parts.append(_nearest_html(t, i))
+                parts.append(_meta_html(t))
+        if t.finished:
+            parts.append(_actions_html(t, i))
         parts.append("</div>")
     if notice:
         parts.append(f'<div class="notice-inline" role="status">{esc(notice)}</div>')

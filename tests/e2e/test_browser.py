@@ -205,8 +205,10 @@ def test_missing_index_can_be_built_from_the_page_with_progress(no_index_page):
     button = pg.locator("#yw-reindex")
     button.wait_for()  # the settings panel opens by itself when there is no index
     button.click()
+    pg.click("#yw-reindex-yes")  # it asks first
     pg.wait_for_selector("#yw-status .progress-text, #yw-reindex-msg .progress-text, .progress-level, .eta-bar", timeout=60_000)
     pg.screenshot(path=str(SHOTS / "12-building.png"))
+    assert pg.locator(".progress-level:visible").count() <= 1, "one progress bar, beside the button"
     pg.wait_for_selector("#yw-reindex-msg .yw-notice.ok", timeout=300_000)
     assert pg.locator("#yw-notice .yw-notice.error").count() == 0
     assert "20" in pg.locator("#yw-status").inner_text()
