@@ -215,3 +215,24 @@ def test_a_private_server_lets_only_signed_in_users_read_and_they_may_write(priv
     client = Client(private_url, verbose=False, auth=("admin", "pw"))
     assert client.predict(question="重庆制造业大会部署了几项重大任务？", api_name="/ask")["citations"]
     assert client.predict(api_name="/write_probe") == "allowed"  # Gradio's login signs the administrator in
+
+
+def test_the_page_refuses_to_reindex_for_a_browser_that_has_not_signed_in(guarded, browser):
+    from ui.access import REFUSED
+
+    url, app, _ = guarded
+    index = app.yuwen_holder.index_dir
+    current = (index / "CURRENT").read_text()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.click("#yw-settings button, #yw-settings .label-wrap")
+        page.click("#yw-reindex")
+        page.click("#yw-reindex-yes")
+        page.wait_for_function("(t) => (document.querySelector('#yw-reindex-msg') || {}).innerText?.includes(t)",
+                               arg=REFUSED[:20])
+        assert (index / "CURRENT").read_text() == current, "nothing was rebuilt"
+    finally:
+        context.close()
