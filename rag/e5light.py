@@ -103,17 +103,30 @@ class _Weights:
 
 
 class _Tokenizer:
-    """``tokenizer(text, add_special_tokens=True)["input_ids"]``, as a transformers tokenizer answers."""
+    """``tokenizer(text, add_special_tokens=True)["input_ids"]``, as a transformers tokenizer answers
+    (untruncated): :mod:`rag.unigram` for a Unigram tokenizer.json, else the ``tokenizers`` library."""
 
     def __init__(self, path: Path):
-        from tokenizers import Tokenizer
+        from .unigram import UnigramTokenizer, UnsupportedTokenizer
 
-        self.backend = Tokenizer.from_file(str(path))
-        self.backend.no_truncation()
-        self.backend.no_padding()
+        try:
+            self._unigram: UnigramTokenizer | None = UnigramTokenizer(path)
+        except (UnsupportedTokenizer, OSError, ValueError, KeyError, TypeError) as exc:
+            log.info("tokenising with the tokenizers library: %s", exc)
+            from tokenizers import Tokenizer
+
+            self._unigram = None
+            self._library = Tokenizer.from_file(str(path))
+            self._library.no_truncation()
+            self._library.no_padding()
+
+    def ids(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        if self._unigram is not None:
+            return self._unigram.ids(text, add_special_tokens)
+        return self._library.encode(text, add_special_tokens=add_special_tokens).ids
 
     def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
-        return {"input_ids": self.backend.encode(text, add_special_tokens=add_special_tokens).ids}
+        return {"input_ids": self.ids(text, add_special_tokens)}
 
 
 _ONE_ENCODE = threading.Lock()  # one encode at a time: each already uses every core
@@ -142,6 +155,9 @@ def _groups(lengths: list[int], batch_size: int, workers: int) -> list[list[int]
     return groups
 
 
+_BLAS = None  # threadpoolctl's view of the BLAS libraries loaded (numpy's), found once per process
+
+
 class _blas_threads:
     """Limit numpy's BLAS to ``n`` threads inside the block: the encoder parallelises over groups
     of texts itself, and BLAS threads that spin-wait make a busy machine many times slower."""
@@ -150,17 +166,16 @@ class _blas_threads:
         self.n, self._limits = n, None
 
     def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
+        global _BLAS
+        if _BLAS is None:
+            from threadpoolctl import ThreadpoolController
 
-            self._limits = threadpool_limits(limits=self.n, user_api="blas")
-        except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-            pass
+            _BLAS = ThreadpoolController().select(user_api="blas")
+        self._limits = _BLAS.limit(limits=self.n)
         return self
 
     def __exit__(self, *exc):
-        if self._limits is not None:
-            self._limits.restore_original_limits()
+        self._limits.restore_original_limits()
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -173,11 +188,35 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return x
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """The exact (erf) GELU that BERT's ``gelu`` is."""
-    from scipy.special import erf
+# Abramowitz & Stegun 7.1.26: erf(z) = 1 - t (a1 + t (a2 + … t a5)) exp(-z²), t = 1 / (1 + p z), for
+# z >= 0, within 1.5e-7 (6e-7 in float32 arithmetic, about torch's own float32 erf). Three times
+# faster than scipy.special.erf, and the GELU was over half of each feed-forward block's time.
+_AS_P = np.float32(0.3275911)
+_AS = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
+_SQRT_HALF = np.float32(0.7071067811865476)
 
-    return 0.5 * x * (1.0 + erf(x * np.float32(0.7071067811865476)))
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's exact (erf) GELU, x Φ(x), of float32 ``x`` (overwritten)."""
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    t = z * _AS_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * _AS[0]
+    for a in _AS[1:]:
+        poly += a
+        poly *= t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z
+    poly *= 0.5  # poly = 1 - Φ(|x|) = Φ(-|x|)
+    poly *= x  # x Φ(-|x|): GELU for x < 0; for x >= 0, x Φ(x) = x - x Φ(-x)
+    negative = x < 0
+    x -= poly
+    np.copyto(x, poly, where=negative)
+    return x
 
 
 class LightEncoder:
@@ -210,8 +249,7 @@ class LightEncoder:
         show_progress_bar: bool = False,
     ) -> np.ndarray:
         """One float32 row per text: mean-pooled last hidden states, unit length when ``normalize_embeddings``."""
-        encodings = self.tokenizer.backend.encode_batch(list(texts), add_special_tokens=True)
-        ids = [self._truncate(e.ids) for e in encodings]
+        ids = [self._truncate(self.tokenizer.ids(t)) for t in texts]
         out = np.zeros((len(ids), self.get_sentence_embedding_dimension()), dtype=np.float32)
         workers = _threads()
         groups = _groups([len(x) for x in ids], max(1, batch_size), workers)

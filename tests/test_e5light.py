@@ -4,7 +4,9 @@ sentence-transformers, so that an index built either way is one index and an upd
 from __future__ import annotations
 
 import json
+import marshal
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import embedders
+from rag import embedders, unigram
 from rag.e5convert import ensure_e5_model
 from rag.e5light import LightEncoder, fits
 from rag.embedders import load_embedder
@@ -101,6 +103,46 @@ def test_light_token_counts_equal_the_transformers_tokenizer(light, reference):
     texts = [line for line in page.splitlines() if line.strip()][:60] + PASSAGES + ["", " ", "a\u0000b", "😀𠀀"]
     for text in texts:
         assert light.tokenizer(text)["input_ids"] == reference.tokenizer(text, add_special_tokens=True)["input_ids"]
+
+
+def _mixed_texts(n: int) -> list[str]:
+    """Seeded random strings over ASCII, CJK, full-width and odd code points (controls, combining
+    marks, ligatures, emoji, supplementary-plane ideographs, private use)."""
+    pool = [chr(c) for c in [*range(32, 127), *range(0x4E00, 0x4E00 + 200), 0x3000, 0xFF01, 0xFF10, 0x2460, 0x1F600,
+                             0x20000, 0xE000, 0x0, 0x9, 0xA, 0xD, 0x301, 0xFB01, 0x2122, 0xBD, 0xE9, 0x2028, 0xFEFF,
+                             0x200B, 0x1100, 0xAC00]]
+    rnd = random.Random(20261201)
+    return ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 50))) for _ in range(n)]
+
+
+def test_the_fast_unigram_tokenizer_gives_the_library_ids(folder, monkeypatch):
+    from tokenizers import Tokenizer
+
+    monkeypatch.setattr(unigram, "HANDOVER_CHARS", 10**12)  # never hand over: test the Viterbi itself
+    fast = unigram.UnigramTokenizer(folder / "tokenizer.json")
+    library = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    page = (REPO / "corpus" / sorted(p.name for p in (REPO / "corpus").glob("*.txt"))[2]).read_text("utf-8")
+    texts = [*page.splitlines(), page, *PASSAGES, *_mixed_texts(800), "", " ", "a  b", "<s>x</s>", "x<mask>y"]
+    for text in texts:
+        assert fast.ids(text) == library.encode(text).ids, repr(text)
+        assert fast.ids(text, add_special_tokens=False) == library.encode(text, add_special_tokens=False).ids
+    assert fast._library is not None  # the texts with added tokens went to the library
+
+
+def test_a_stale_or_damaged_tokenizer_cache_is_rebuilt(folder, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copyfile(folder / "tokenizer.json", model / "tokenizer.json")
+    cache = unigram.cache_path(model / "tokenizer.json")
+    text = "临江区滨江大桥建成通车"
+    expected = unigram.UnigramTokenizer(model / "tokenizer.json").ids(text)
+    assert cache.is_file() and cache.parent == tmp_path
+    cache.write_bytes(b"not a cache")
+    assert unigram.UnigramTokenizer(model / "tokenizer.json").ids(text) == expected
+    stat = (model / "tokenizer.json").stat()
+    os.utime(model / "tokenizer.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert unigram.UnigramTokenizer(model / "tokenizer.json").ids(text) == expected
+    assert marshal.loads(cache.read_bytes())["source"][1] == stat.st_mtime_ns + 10**9
 
 
 def test_the_default_embedder_computes_in_numpy_with_the_id_of_the_torch_one(engine_setting):
