@@ -171,14 +171,18 @@ class _blas_threads:
     def __enter__(self):
         global _BLAS
         if _BLAS is None:
-            from threadpoolctl import ThreadpoolController
+            try:
+                from threadpoolctl import ThreadpoolController
 
-            _BLAS = ThreadpoolController().select(user_api="blas")
-        self._limits = _BLAS.limit(limits=self.n)
+                _BLAS = ThreadpoolController().select(user_api="blas")
+            except ImportError:  # pragma: no cover - a dependency; without it BLAS keeps its threads
+                _BLAS = False
+        self._limits = _BLAS.limit(limits=self.n) if _BLAS else None
         return self
 
     def __exit__(self, *exc):
-        self._limits.restore_original_limits()
+        if self._limits is not None:
+            self._limits.restore_original_limits()
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
