@@ -237,3 +237,13 @@ def test_milvus_build_killed_after_batches_resumes_to_the_same_index(tmp_path, c
     build_index(corpus, tmp_path / "local", embedder="hash")
     local = _snapshot(tmp_path / "local")
     assert local["ids"] == milvus["ids"] and local["bm25"] == milvus["bm25"]
+
+
+def test_rag_index_stream_builds_in_batches_and_says_so(tmp_path, corpus, hash_embedder, capsys):
+    from rag.cli import main
+
+    code = main(["index", "--stream", "--batch", "6", "--corpus", str(corpus), "--index", str(tmp_path / "index"),
+                 "--embedder", "hash"])
+    out = capsys.readouterr().out
+    assert code == 0 and "in batches of 6 texts" in out
+    assert _snapshot(tmp_path / "index")["counts"]["articles"] == len(PAGES)
