@@ -283,10 +283,36 @@ def _sync(client, name: str, rows: list[dict]) -> tuple[int, int]:
     for i in range(0, len(gone), BATCH):
         client.delete(name, ids=gone[i:i + BATCH])
     todo = [r for r in rows if stored.get(r["id"]) != r["h"]]
-    write = client.upsert if stored else client.insert  # an empty collection needs no look-up per key
     for i in range(0, len(todo), BATCH):
-        write(name, todo[i:i + BATCH])
+        if stored:
+            client.upsert(name, todo[i:i + BATCH])
+        else:  # an empty collection needs no look-up per key
+            _insert(client, name, todo[i:i + BATCH])
     return len(todo), len(gone)
+
+
+def _insert(client, name: str, rows: list[dict], schema: dict | None = None) -> None:
+    """Insert ``rows`` column by column: pymilvus's row insert checks every string character by
+    character in Python (~3 ms a passage), its column insert once per value (measured: 5 000
+    passages in 5.7 s against 15 s). Falls back to the public row insert if the client's inner
+    API is not the one this was written against (pymilvus 3.0)."""
+    if not rows:
+        return
+    try:
+        conn = client._get_connection()
+        schema = schema or client.describe_collection(name)
+        types = {f["name"]: f["type"] for f in schema["fields"]}
+        dt = _pymilvus().DataType
+        entities = []
+        for f in rows[0]:
+            values = [r[f] for r in rows]
+            if types[f] == dt.FLOAT_VECTOR:
+                values = np.asarray(values, dtype=np.float32)
+            entities.append({"name": f, "type": types[f], "values": values})
+        conn.batch_insert(name, entities, schema=schema, context=client._generate_call_context())
+    except (AttributeError, TypeError, KeyError):
+        log.debug("column insert unavailable: inserting rows", exc_info=True)
+        client.insert(name, rows)
 
 
 def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[Article], chunks: list[Chunk],
@@ -408,6 +434,8 @@ class MilvusStreamWriter:
         self.names = _Names(index_dir)
         self.info = json.dumps({**info, "collections": self.names.passages}, sort_keys=True)
         self.journal = self.index_dir / "milvus-build.journal"
+        self._schemas: dict[str, dict] = {}
+        self.index_dir.mkdir(parents=True, exist_ok=True)
         self.client = connect(spec)
         try:
             self.resumed = self._resumable()
@@ -487,8 +515,10 @@ class MilvusStreamWriter:
                                        batch.pairs, ordinal, se, self.analyzer, self.dim, batch.tokens)
         try:
             for name, rows in ((self.names.articles, a_rows), (self.names.passages, p_rows), (self.names.units, u_rows)):
-                for i in range(0, len(rows), BATCH):
-                    self.client.insert(name, rows[i:i + BATCH])
+                if name not in self._schemas:
+                    self._schemas[name] = self.client.describe_collection(name)
+                for i in range(0, len(rows), 4 * BATCH):
+                    _insert(self.client, name, rows[i:i + 4 * BATCH], self._schemas[name])
         except Exception as exc:
             if type(exc).__module__.startswith(("pymilvus", "grpc")):
                 raise StoreError(f"Writing to the Milvus store {self.spec} failed ({_reason(exc)}); run the command "

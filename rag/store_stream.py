@@ -49,6 +49,7 @@ class LocalStreamWriter:
         self.index_dir = Path(index_dir)
         self.dim = int(info["dim"])
         self.info = json.dumps(info, sort_keys=True)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
         found = self._resumable()
         remove_stale_builds(self.index_dir, keep={found.name} if found else ())
         self.resumed = found is not None
