@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PER_ARTICLE = 10
+QUERY_POOL = 200  # --queries takes the first ones of these
 
 
 def _synthetic(size: int, queries: int, batch: int):
@@ -48,8 +49,9 @@ def _synthetic(size: int, queries: int, batch: int):
     centers = real_vectors()
     kind = "clustered" if centers is not None else "random"
     dim = centers.shape[1] if centers is not None else 384
-    qvecs = synth_vectors(queries, dim, kind, centers, rng)
-    qtexts = [sentences[int(rng.integers(len(sentences)))] for _ in range(queries)]
+    qrng = np.random.default_rng(size + 1)  # queries of their own seed: the chunks do not depend on how many
+    qvecs = synth_vectors(QUERY_POOL, dim, kind, centers, qrng)[:queries]
+    qtexts = [sentences[int(qrng.integers(len(sentences)))] for _ in range(QUERY_POOL)][:queries]
 
     def batches():
         from rag.build_stream import Batch
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="100000", help="comma-separated chunk counts")
     p.add_argument("--size", type=int, default=None, help="one size (same as --sizes N)")
     p.add_argument("--backends", default="local,milvus")
-    p.add_argument("--queries", type=int, default=100)
+    p.add_argument("--queries", type=int, default=100, help=f"queries per mode (at most {QUERY_POOL})")
     p.add_argument("--batch", type=int, default=5000, help="chunks per batch (a multiple of 10)")
     p.add_argument("--store", default=None, help="Milvus store (default: a milvus-lite file in a temporary folder)")
     p.add_argument("--out", type=Path, default=None, help="append each row as a JSON line to this file")
