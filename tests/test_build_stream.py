@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import importlib.util
 from pathlib import Path
 
@@ -247,3 +253,50 @@ def test_rag_index_stream_builds_in_batches_and_says_so(tmp_path, corpus, hash_e
     out = capsys.readouterr().out
     assert code == 0 and "in batches of 6 texts" in out
     assert _snapshot(tmp_path / "index")["counts"]["articles"] == len(PAGES)
+
+
+class SlowHashEmbedder(HashEmbedder):
+    """A HashEmbedder that takes a while per call, so a build can be killed part way."""
+
+    def encode_passages(self, texts, progress=None) -> np.ndarray:
+        time.sleep(0.25)
+        return super().encode_passages(texts, progress)
+
+
+_CHILD = """
+import sys
+from rag.embedders import EMBEDDERS
+from rag.build_stream import stream_index
+from tests.test_build_stream import SlowHashEmbedder
+EMBEDDERS["hash"] = SlowHashEmbedder
+stream_index(sys.argv[1], sys.argv[2], embedder="hash", batch=4)
+"""
+
+
+def _recorded(index: Path) -> int:
+    for partial in index.glob("build-*.partial"):
+        try:
+            db = sqlite3.connect(f"file:{partial / 'meta.sqlite'}?mode=ro", uri=True)
+            try:
+                return db.execute("SELECT COUNT(*) FROM build_progress").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.Error:
+            pass
+    return 0
+
+
+def test_a_build_killed_by_sigkill_resumes_to_the_same_index(tmp_path, corpus, hash_embedder):
+    stream_index(corpus, tmp_path / "whole", embedder="hash", batch=4)
+    index = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(corpus), str(index)], env=env)
+    deadline = time.monotonic() + 60
+    while _recorded(index) < 2 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert 2 <= _recorded(index) < len(PAGES) and not (index / "CURRENT").exists()
+    m = stream_index(corpus, index, embedder="hash", batch=4)
+    assert m.update["resumed"] >= 2
+    _same(_snapshot(index), _snapshot(tmp_path / "whole"))
