@@ -419,6 +419,23 @@ def _seal(client, names: _Names, manifest: Manifest, counts: dict[str, int]) -> 
         _set_props(client, n, state="ready")
 
 
+def _create_indexes(client, name: str, params) -> None:
+    """Build each index of ``params`` on ``name`` that is not there yet. Building HNSW over a million
+    rows takes minutes: the call gets no client timeout, and an index a timed-out, retried or
+    resumed call already made is kept (pymilvus retries, and the retry is refused as existing)."""
+    for p in params:
+        field = p.field_name
+        if client.list_indexes(name, field_name=field):
+            continue
+        one = client.prepare_index_params()
+        one.append(p)  # IndexParams is a list of IndexParam
+        try:
+            client.create_index(name, one, timeout=None)
+        except Exception as exc:
+            if "already exist" not in _reason(exc):
+                raise
+
+
 class MilvusStreamWriter:
     """Appends batches to the collections of ``index_dir`` in ``spec`` (the streamed build of
     build_stream.py). A fresh build drops this index's collections and creates them without their
@@ -546,7 +563,7 @@ class MilvusStreamWriter:
                 self.client.flush(name)
             params = _index_params(self.client, self.names, self.dim, ce)
             for name in self.names.all():
-                self.client.create_index(name, params[name])
+                _create_indexes(self.client, name, params[name])
             for name in self.names.all():
                 _set_props(self.client, name, vector_index=_vector_index(ce, self.dim)[0])
             _seal(self.client, self.names, manifest, {"passages": ce, "units": se, "articles": n})
@@ -625,7 +642,7 @@ class MilvusStore:
                     f"The index in {spec} has format version {manifest.format_version}; this version of yuwen reads "
                     f"version {FORMAT_VERSION}. Rebuild it: `rag index --full --store {spec}`.")
             for n in names.all():
-                client.load_collection(n)
+                client.load_collection(n, timeout=None)  # a million rows load for minutes, not the client's 10 s
             stored = int(client.query(names.passages, filter="", output_fields=["count(*)"])[0]["count(*)"])
             if stored != manifest.chunks:
                 raise IndexDamagedError(f"index damaged: {names.passages} in {spec} holds {stored} passages, its manifest "
