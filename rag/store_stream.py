@@ -192,17 +192,22 @@ class LocalStreamWriter:
             return np.zeros(shape, dtype=dtype)
         return np.memmap(self.folder / name, dtype=dtype, mode="r", shape=shape)
 
+    def _rows(self, name: str, rows: int) -> "_FileRows":
+        return _FileRows(self.folder / name, rows, self.dim)
+
     def finish(self, manifest: Manifest) -> Path:
         """Build the FAISS and BM25 indexes from the raw files and make the build live."""
         _, ce, se, te = self._ends()
-        vectors = self._raw("vectors.f32", np.float32, ce, self.dim)
+        # Read block by block with plain reads, not memory maps: the pages of a map count as this
+        # process's memory while they stay cached, and the FAISS index already holds its own copy.
+        vectors = self._rows("vectors.f32", ce)
         save_vectors(build_vectors(vectors, manifest.vector_kind, block=BLOCK), self.folder / "vectors.faiss")
         if manifest.vector_kind not in ("flat", "hnsw"):
             _copy_to_npy(vectors, self.folder / "vectors.npy")  # IVF-PQ cannot give them back
         if se:
-            sentences = _copy_to_npy(self._raw("sentences.f32", np.float32, se, self.dim), self.folder / "sentences.npy")
+            sentences = self._rows("sentences.f32", se)
+            _copy_to_npy(sentences, self.folder / "sentences.npy")
             save_vectors(build_vectors(sentences, block=BLOCK), self.folder / "sentences.faiss")
-            del sentences
         bm25 = build_bm25_from_ids(self._raw("tokens.i32", np.int32, te), self._raw("tokens.len.i32", np.int32, ce),
                                    self.vocab)
         save_bm25(bm25, self.folder / "bm25")
@@ -222,10 +227,33 @@ class LocalStreamWriter:
             pass
 
 
-def _copy_to_npy(source: np.ndarray, path: Path) -> np.ndarray:
-    """``source`` written as a ``.npy`` file block by block; returned memory-mapped."""
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=source.shape)
-    for s in range(0, len(source), BLOCK):
-        out[s:s + BLOCK] = source[s:s + BLOCK]
-    out.flush()
-    return out
+class _FileRows:
+    """The float32 rows of a raw file, read on demand (``rows[a:b]``, ``rows[[i, j, …]]``)."""
+
+    def __init__(self, path: Path, rows: int, dim: int):
+        self.path, self.dim = path, dim
+        self.shape = (rows, dim)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        with open(self.path, "rb") as fh:
+            if isinstance(key, slice):
+                start, stop, _ = key.indices(self.shape[0])
+                fh.seek(start * self.dim * 4)
+                return np.fromfile(fh, dtype=np.float32, count=max(stop - start, 0) * self.dim).reshape(-1, self.dim)
+            out = np.empty((len(key), self.dim), dtype=np.float32)
+            for i, row in enumerate(key):
+                fh.seek(int(row) * self.dim * 4)
+                out[i] = np.fromfile(fh, dtype=np.float32, count=self.dim)
+            return out
+
+
+def _copy_to_npy(source: _FileRows, path: Path) -> None:
+    """``source`` written as a ``.npy`` file, block by block."""
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                                                  "fortran_order": False, "shape": source.shape})
+        for s in range(0, len(source), BLOCK):
+            source[s:s + BLOCK].tofile(fh)
