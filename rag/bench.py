@@ -64,7 +64,7 @@ RECALL_CURVE_KS = tuple(range(1, TOP_K + 1))
 # refuses an index whose recorded model id differs from what that name loads now.)
 _INDEX_CODE = (
     "indexing.py", "chunking.py", "documents.py", "sentences.py", "store.py", "bm25.py", "lexical.py",
-    "vectors.py", "units.py",
+    "vectors.py", "units.py", "stores.py", "store_milvus.py", "store_stream.py", "build_stream.py",
 )
 _MARKER = re.compile(r"\[\d+\]")
 

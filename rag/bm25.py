@@ -42,3 +42,34 @@ def search_bm25(index: bm25s.BM25, query: str, k: int) -> tuple[np.ndarray, np.n
     top = top[np.argsort(-scores[top], kind="stable")]
     top = top[scores[top] > 0]
     return top.astype(np.int64), scores[top]
+
+
+class _TokenIds:
+    """Documents as lists of token ids, read one at a time from a flat id array and the length of
+    each document (both may be memory-mapped): what bm25s iterates when it builds an index."""
+
+    def __init__(self, flat: np.ndarray, lengths: np.ndarray):
+        self.flat, self.ends = flat, np.cumsum(lengths, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __iter__(self):
+        start = 0
+        for end in self.ends:
+            yield self.flat[start:end].tolist()
+            start = int(end)
+
+
+class _Corpus:
+    def __init__(self, ids: _TokenIds, vocab: dict[str, int]):
+        self.ids, self.vocab = ids, vocab
+
+
+def build_bm25_from_ids(flat: np.ndarray, lengths: np.ndarray, vocab: dict[str, int]) -> bm25s.BM25:
+    """The index :func:`build_bm25` gives, from token ids instead of texts: document ``i`` holds
+    ``flat[sum(lengths[:i]):sum(lengths[:i + 1])]``, ids of ``vocab`` (0..len-1). Only the sparse
+    matrix is built in memory; the documents are read one by one."""
+    index = bm25s.BM25()
+    index.index(_Corpus(_TokenIds(flat, lengths), dict(vocab)), show_progress=False)
+    return index

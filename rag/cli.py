@@ -43,6 +43,12 @@ def _llm_option(p: argparse.ArgumentParser) -> None:
                         "(server at $YUWEN_LLM_URL) or transformers:FOLDER_OR_NAME (default $YUWEN_LLM with --backend llm)")
 
 
+def _texts_per_batch(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of texts, at least 1, not '{text}'")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="渝问 yuwen: cited answers from Chinese news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-index", default=None, choices=["auto", "flat", "hnsw", "ivfpq"], help="FAISS index kind")
     p.add_argument("--max-tokens", type=int, default=None, help="passage budget in model tokens (default 200)")
     p.add_argument("--full", action="store_true", help="embed everything again instead of reusing stored vectors")
+    p.add_argument("--stream", action="store_true", help="for big corpora: build afresh in batches of bounded memory, "
+                   "resuming a killed --stream build where it stopped")
+    p.add_argument("--batch", type=_texts_per_batch, default=None, metavar="TEXTS",
+                   help="texts per batch with --stream (default 512)")
     _size_limit(p)
 
     p = sub.add_parser("add", help="add pages (copied into the corpus folder if outside it) and update the index")
@@ -191,15 +201,16 @@ def cmd_index(args) -> int:
     check_index_folder(args.index or settings.index_dir)
     bar, update = _progress_bar("indexing")
     try:
-        m = build_index(
-            args.corpus or settings.corpus_dir,
-            args.index or settings.index_dir,
-            embedder=args.embedder,
-            chunking=chunking,
-            vector_kind=args.vector_index,
-            progress=update,
-            full=getattr(args, "full", False),
-        )
+        if getattr(args, "stream", False):
+            from .build_stream import DEFAULT_BATCH, stream_index
+
+            m = stream_index(args.corpus or settings.corpus_dir, args.index or settings.index_dir, embedder=args.embedder,
+                             chunking=chunking, vector_kind=args.vector_index, batch=args.batch or DEFAULT_BATCH,
+                             progress=update)
+        else:
+            m = build_index(args.corpus or settings.corpus_dir, args.index or settings.index_dir, embedder=args.embedder,
+                            chunking=chunking, vector_kind=args.vector_index, progress=update,
+                            full=getattr(args, "full", False))
     finally:
         bar.close()
     _report_update(m)

@@ -24,6 +24,10 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     backend: str = "extractive"
+    # FAISS HNSW (the local store's index past 50k passages): links per node, build and search breadth.
+    hnsw_m: int = field(default_factory=lambda: int(os.environ.get("YUWEN_HNSW_M", "32")))
+    hnsw_ef_construction: int = field(default_factory=lambda: int(os.environ.get("YUWEN_HNSW_EF_CONSTRUCTION", "80")))
+    hnsw_ef_search: int = field(default_factory=lambda: int(os.environ.get("YUWEN_HNSW_EF_SEARCH", "128")))
     # Where the index lives: local (the index folder), milvus-lite:///path/file.db or http://host:19530.
     store: str = field(default_factory=lambda: os.environ.get("YUWEN_STORE", "local"))
     milvus_token: str = field(default_factory=lambda: os.environ.get("YUWEN_MILVUS_TOKEN", ""))

@@ -499,6 +499,9 @@ def _same_build(prev: _Previous, articles: list[Article], chunks: list[Chunk], f
 def describe_update(m: Manifest) -> str:
     """One line saying what the last update did: ``+2 articles, −1, 3 re-embedded, 17 kept``."""
     u = m.update or {}
+    if u.get("streamed"):
+        return (f"indexed {m.articles} articles, {m.chunks} passages with {m.embedder_id} in {m.build_seconds:.1f} s, "
+                f"in batches of {u['batch']} texts ({u['resumed']} articles resumed from a killed build)")
     if u.get("unchanged"):
         return f"index up to date: {m.articles} articles, {m.chunks} passages; nothing re-embedded"
     if u.get("full") or not u:

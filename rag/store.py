@@ -185,19 +185,47 @@ def write_index(
             np.save(tmp / "vectors.npy", np.asarray(passage_vectors, dtype=np.float32))
         save_vectors(vectors, tmp / "vectors.faiss")
         save_bm25(bm25, tmp / "bm25")
-        manifest.files = file_digests(tmp)
-        (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
-        _fsync_tree(tmp)
-        os.replace(tmp, build)
-        pointer = index_dir / "CURRENT.tmp"
-        pointer.write_text(build.name + "\n", "utf-8")
-        _fsync_file(pointer)
-        os.replace(pointer, index_dir / "CURRENT")  # the one atomic step that makes it live
+        _go_live(index_dir, tmp, build, manifest)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         (index_dir / "CURRENT.tmp").unlink(missing_ok=True)
         if build.exists() and _current_name(index_dir) != build.name:
             shutil.rmtree(build, ignore_errors=True)
+        if isinstance(exc, OSError):
+            reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+            raise IndexWriteError(f"Could not write the index in {index_dir}/ ({reason}); the previous index is "
+                                  "intact. Free some space or fix the folder, then run the command again.") from exc
+        raise
+    remove_stale_builds(index_dir)
+    log.info("index written to %s", build)
+    return build
+
+
+def _go_live(index_dir: Path, tmp: Path, build: Path, manifest: Manifest) -> None:
+    """Seal the finished folder ``tmp`` (digests, manifest, fsync), rename it to ``build`` and point CURRENT at it."""
+    manifest.files = file_digests(tmp)
+    (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
+    _fsync_tree(tmp)
+    os.replace(tmp, build)
+    pointer = index_dir / "CURRENT.tmp"
+    pointer.write_text(build.name + "\n", "utf-8")
+    _fsync_file(pointer)
+    os.replace(pointer, index_dir / "CURRENT")  # the one atomic step that makes it live
+
+
+def publish_build(index_dir: Path, tmp: Path, manifest: Manifest) -> Path:
+    """Make the complete build folder ``tmp`` (``<name>.partial``, written by the caller) live as
+    :func:`write_index` does. On failure the folder ``tmp`` is kept (a streamed build resumes from
+    it) and the previous build stays live. The caller holds the folder's WriteLock."""
+    index_dir = Path(index_dir)
+    build = tmp.with_name(tmp.name.removesuffix(".partial"))
+    manifest.replaces = _current_name(index_dir) or ""
+    try:
+        _go_live(index_dir, tmp, build, manifest)
+    except BaseException as exc:
+        (index_dir / "CURRENT.tmp").unlink(missing_ok=True)
+        if build.exists() and _current_name(index_dir) != build.name:
+            build.rename(tmp)  # not live: back to a partial build the next run resumes
         if isinstance(exc, OSError):
             reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
             raise IndexWriteError(f"Could not write the index in {index_dir}/ ({reason}); the previous index is "
@@ -264,7 +292,7 @@ def is_own_build(path: Path) -> bool:
     return bool(entries) and entries <= _ARTEFACTS
 
 
-def remove_stale_builds(index_dir: Path) -> list[str]:
+def remove_stale_builds(index_dir: Path, keep: Iterable[str] = ()) -> list[str]:
     """Remove the build folders this program wrote that no reader needs: leftovers of killed
     builds (``.partial``, or complete but never made live) and builds older than the one the live
     build replaced (that one is kept, so a reader that has not yet switched still finds its
@@ -272,7 +300,7 @@ def remove_stale_builds(index_dir: Path) -> list[str]:
     folder's WriteLock. Returns the names removed."""
     index_dir = Path(index_dir)
     live = _current_name(index_dir)
-    keep = {live} if live else set()
+    keep = ({live} if live else set()) | set(keep)  # ``keep``: e.g. the partial build a streamed build resumes
     if live:
         try:
             keep.add(Manifest.from_json((index_dir / live / "manifest.json").read_text("utf-8")).replaces)

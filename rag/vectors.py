@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -17,9 +18,12 @@ def _flat(dim: int, n: int) -> faiss.Index:
 
 
 def _hnsw(dim: int, n: int) -> faiss.Index:
-    index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.hnsw.efSearch = 128
+    from .config import Settings
+
+    s = Settings()
+    index = faiss.IndexHNSWFlat(dim, s.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = s.hnsw_ef_construction
+    index.hnsw.efSearch = s.hnsw_ef_search
     return index
 
 
@@ -44,19 +48,27 @@ def choose_kind(n: int) -> str:
     return "ivfpq"
 
 
-def build_vectors(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
-    """A FAISS index holding ``vectors`` under ids 0..n-1 (``IndexIDMap2``, so ids survive edits)."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+def build_vectors(vectors: np.ndarray, kind: str = "auto", block: int | None = None) -> faiss.Index:
+    """A FAISS index holding ``vectors`` under ids 0..n-1 (``IndexIDMap2``, so ids survive edits).
+
+    With ``block``, ``vectors`` (e.g. a memory-mapped file) is read ``block`` rows at a time, so
+    no second copy of them is made beside the index."""
+    if block is None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     kind = choose_kind(n) if kind == "auto" else kind
     if kind not in VECTOR_KINDS:
         raise ValueError(f"unknown vector index kind '{kind}'; choose one of {sorted(VECTOR_KINDS)} or auto")
     inner = VECTOR_KINDS[kind](dim, n)
     if not inner.is_trained:
-        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)]
+        pick = np.sort(np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False))
+        sample = np.ascontiguousarray(vectors[pick], dtype=np.float32)
         inner.train(sample)
     index = faiss.IndexIDMap2(inner)
-    index.add_with_ids(vectors, np.arange(n, dtype=np.int64))
+    step = block or max(n, 1)
+    for s in range(0, n, step):
+        part = np.ascontiguousarray(vectors[s:s + step], dtype=np.float32)
+        index.add_with_ids(part, np.arange(s, s + len(part), dtype=np.int64))
     log.info("built %s vector index: %d x %d", kind, n, dim)
     return index
 
@@ -67,7 +79,13 @@ def save_vectors(index: faiss.Index, path: Path) -> None:
 
 def load_vectors(path: Path, mmap: bool = False) -> faiss.Index:
     flags = faiss.IO_FLAG_MMAP if mmap else 0
-    return faiss.read_index(str(path), flags) if flags else faiss.read_index(str(path))
+    index = faiss.read_index(str(path), flags) if flags else faiss.read_index(str(path))
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    if isinstance(inner, faiss.IndexHNSW) and os.environ.get("YUWEN_HNSW_EF_SEARCH"):
+        from .config import Settings
+
+        inner.hnsw.efSearch = Settings().hnsw_ef_search  # a search-time setting: applies to built indexes too
+    return index
 
 
 def search_vectors(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
