@@ -192,13 +192,18 @@ def write_index(
         if build.exists() and _current_name(index_dir) != build.name:
             shutil.rmtree(build, ignore_errors=True)
         if isinstance(exc, OSError):
-            reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
-            raise IndexWriteError(f"Could not write the index in {index_dir}/ ({reason}); the previous index is "
-                                  "intact. Free some space or fix the folder, then run the command again.") from exc
+            raise _write_error(index_dir, exc) from exc
         raise
     remove_stale_builds(index_dir)
     log.info("index written to %s", build)
     return build
+
+
+def _write_error(index_dir: Path, exc: OSError) -> IndexWriteError:
+    """The one line for a build that could not be written (the previous one stays live)."""
+    reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+    return IndexWriteError(f"Could not write the index in {index_dir}/ ({reason}); the previous index is "
+                           "intact. Free some space or fix the folder, then run the command again.")
 
 
 def _go_live(index_dir: Path, tmp: Path, build: Path, manifest: Manifest) -> None:
@@ -227,9 +232,7 @@ def publish_build(index_dir: Path, tmp: Path, manifest: Manifest) -> Path:
         if build.exists() and _current_name(index_dir) != build.name:
             build.rename(tmp)  # not live: back to a partial build the next run resumes
         if isinstance(exc, OSError):
-            reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
-            raise IndexWriteError(f"Could not write the index in {index_dir}/ ({reason}); the previous index is "
-                                  "intact. Free some space or fix the folder, then run the command again.") from exc
+            raise _write_error(index_dir, exc) from exc
         raise
     remove_stale_builds(index_dir)
     log.info("index written to %s", build)
