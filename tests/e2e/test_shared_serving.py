@@ -12,13 +12,11 @@ from tests.e2e.conftest import _start, free_port
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory, demo_index):
-    """The real app (over the demo index) with credentials, and a write probe wired like the page's
-    re-index and upload handlers: it calls ``refuse_write`` with the request Gradio hands it."""
+def _app_with_write_probe(demo_index) -> gr.Blocks:
+    """The real app over the demo index, plus ``/write_probe``: a call wired like the page's
+    re-index and upload handlers (``refuse_write`` with the request Gradio hands it)."""
     from ui.access import refuse_write
     from ui.app import build_app
-    from ui.limits import RateLimit
 
     corpus, index = demo_index
     app = build_app(index_dir=index, corpus_dir=corpus, embedder="e5-small", warm=False)
@@ -28,6 +26,16 @@ def guarded(tmp_path_factory, demo_index):
 
     with app:
         gr.api(write_probe, api_name="write_probe")
+    return app
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, demo_index):
+    """The real app (over the demo index) with credentials, and a write probe wired like the page's
+    re-index and upload handlers: it calls ``refuse_write`` with the request Gradio hands it."""
+    from ui.limits import RateLimit
+
+    app = _app_with_write_probe(demo_index)
     app.yuwen_holder.warm()
     url = _start(app, free_port(), auth="admin:s3cret:x")
     yield url, app, RateLimit
@@ -180,17 +188,7 @@ def test_an_upload_larger_than_a_corpus_page_may_be_is_refused(guarded):
 @pytest.fixture(scope="module")
 def private_url(demo_index):
     """The real app served private: reading needs the credentials too."""
-    from ui.access import refuse_write
-    from ui.app import build_app
-
-    corpus, index = demo_index
-    app = build_app(index_dir=index, corpus_dir=corpus, embedder="e5-small", warm=False)
-
-    def write_probe(request: gr.Request) -> str:
-        return refuse_write(request) or "allowed"
-
-    with app:
-        gr.api(write_probe, api_name="write_probe")
+    app = _app_with_write_probe(demo_index)
     url = _start(app, free_port(), auth="admin:pw", private=True)
     yield url
     app.close()
