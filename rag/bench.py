@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -46,6 +45,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
+from .cache import cache_root
 from .jsonl import read_jsonl
 from .chunking import ChunkSettings
 from .documents import Article
@@ -167,9 +167,7 @@ def bench_articles(bench: BenchSet) -> list[Article]:
 
 def bench_cache_root() -> Path:
     """``$YUWEN_CACHE/bench``, else ``~/.cache/yuwen/bench``."""
-    root = os.environ.get("YUWEN_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "yuwen"
-    return base / "bench"
+    return cache_root() / "bench"
 
 
 def bench_index_key(bench: BenchSet, embedder: str, chunking: ChunkSettings, vector_kind: str) -> str:

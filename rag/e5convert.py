@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import cache_root
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # bump whenever the folder written here changes
@@ -65,9 +67,7 @@ _STALE_TMP_SECONDS = 3600
 
 def default_cache_dir() -> Path:
     """``$YUWEN_CACHE/models``, else ``~/.cache/yuwen/models``: the folder holding the model folder."""
-    root = os.environ.get("YUWEN_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "yuwen"
-    return base / "models"
+    return cache_root() / "models"
 
 
 def ensure_e5_model(cache_dir: Path | None = None) -> Path:

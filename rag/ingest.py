@@ -195,6 +195,8 @@ def _straddles(left: str, right: str) -> bool:
         try:
             import jieba
 
+            from . import lexical  # noqa: F401  (loads jieba's dictionary the fast way)
+
             jieba.setLogLevel(logging.WARNING)
             _jieba = jieba
         except ImportError:  # pragma: no cover - jieba is a dependency

@@ -8,7 +8,10 @@ from functools import lru_cache
 
 import jieba
 
+from . import jieba_dict
+
 jieba.setLogLevel(logging.WARNING)
+jieba_dict.install()
 
 # Function words that match nearly every passage and only add noise to BM25.
 STOPWORDS = frozenset(
