@@ -61,9 +61,13 @@ def rag_executable() -> str:
     return "rag"
 
 
-def eval_command(bench: Path, sample: int) -> list[str]:
-    """The CLI call of one run."""
-    return [rag_executable(), "eval", "--bench", str(bench), "--sample", str(sample), "--hide-gold", "--json"]
+NEAR_MISS = ("near_miss_refusal_accuracy", "near_miss_n")
+
+
+def eval_command(bench: Path, sample: int, near_miss: bool = False) -> list[str]:
+    """The CLI call of one run (``near_miss``: the near-miss twins asked too)."""
+    return [rag_executable(), "eval", "--bench", str(bench), "--sample", str(sample), "--hide-gold", "--json",
+            *(["--near-miss"] if near_miss else [])]
 
 
 def child_env(rule_off: str | None) -> dict[str, str]:
@@ -76,9 +80,9 @@ def child_env(rule_off: str | None) -> dict[str, str]:
     return env
 
 
-def run_eval(bench: Path, sample: int, rule_off: str | None, log: Path) -> dict:
+def run_eval(bench: Path, sample: int, rule_off: str | None, log: Path, near_miss: bool = False) -> dict:
     """Run the CLI once and return the recorded keys of its ``out["overall"]``."""
-    cmd = eval_command(bench, sample)
+    cmd = eval_command(bench, sample, near_miss)
     with open(log, "a", encoding="utf-8") as err:
         err.write(f"\n=== {'YUWEN_RULES_OFF=' + rule_off + ' ' if rule_off else ''}{shlex.join(cmd)}\n")
         err.flush()
@@ -94,7 +98,7 @@ def run_eval(bench: Path, sample: int, rule_off: str | None, log: Path) -> dict:
     missing = [k for k in METRICS if k not in overall]
     if missing:
         raise RuntimeError(f"the CLI's overall lacks {', '.join(missing)} (was --hide-gold honoured?)")
-    return {k: overall[k] for k in METRICS}
+    return {k: overall.get(k) for k in METRICS + (NEAR_MISS if near_miss else ())}
 
 
 def delta(off: float | None, on: float | None) -> float | None:
@@ -205,6 +209,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--log", type=Path, default=DEFAULT_LOG, metavar="PATH",
                    help=f"where the children's stderr is appended (default {DEFAULT_LOG})")
     p.add_argument("--dry-run", action="store_true", help="print the commands that would run, run nothing")
+    p.add_argument("--near-miss", action="store_true",
+                   help="also ask the near-miss twins and show the change of their refusal accuracy")
     return p.parse_args(argv)
 
 
@@ -229,11 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: two benchmark folders share a name: {', '.join(names)}", file=sys.stderr)
         return 2
     plan = [(b, off) for b in benches for off in [None, *rules]]
+    if args.near_miss:
+        SHOWN["near_miss_refusal_accuracy"] = "near-miss ref."
 
     if args.dry_run:
         for b, off in plan:
             env = "HF_HUB_OFFLINE=1" + (f" YUWEN_RULES_OFF={off}" if off else "")
-            print(f"(cd {shlex.quote(str(REPO))} && {env} {shlex.join(eval_command(b, args.sample))} 2>>{args.log})")
+            print(f"(cd {shlex.quote(str(REPO))} && {env} {shlex.join(eval_command(b, args.sample, args.near_miss))} 2>>{args.log})")
         print(f"# {len(plan)} runs, one after another; results to {args.out}", file=sys.stderr)
         return 0
 
@@ -248,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, (b, off) in enumerate(plan, 1):
         t0 = time.perf_counter()
         try:
-            overall = run_eval(b, args.sample, off, args.log)
+            overall = run_eval(b, args.sample, off, args.log, args.near_miss)
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             write_json_atomic(args.out, results_json(runs, rules, whats, benches, args.sample, argv,

@@ -97,8 +97,11 @@ def select(outcomes: Sequence[dict]) -> tuple[list[float], list[int], dict[str, 
     """(confidences, labels, counts) of the outcomes that enter the calibration."""
     probabilities: list[float] = []
     labels: list[int] = []
-    counts = {"outcomes": len(outcomes), "no_confidence": 0, "hidden_still_answerable": 0}
+    counts = {"outcomes": len(outcomes), "no_confidence": 0, "hidden_still_answerable": 0, "near_miss": 0}
     for o in outcomes:
+        if o.get("near_miss"):  # the twins are scored apart: the calibration is of normal + hide-gold
+            counts["near_miss"] += 1
+            continue
         if o.get("confidence") is None:
             counts["no_confidence"] += 1
             continue

@@ -303,6 +303,7 @@ class BenchOutcome:
     confidence: float | None = None  # the system's probability that its evidence answers
     hidden: bool = False  # asked with its gold passages left out of every ranking
     still_answerable: bool = False  # hidden, but a gold answer stands in another passage of its article
+    near_miss: str = ""  # asked as its near-miss twin (the kind of constraint changed): the right reply is a refusal
 
 
 def _mean(values: list[float]) -> float | None:
@@ -344,11 +345,29 @@ def summarize_hidden(outcomes: Sequence[BenchOutcome]) -> dict:
     }
 
 
+def summarize_near_miss(outcomes: Sequence[BenchOutcome]) -> dict:
+    """Figures of the near-miss twins (one constraint changed, gold passage still retrieved):
+    refusal accuracy overall and by the kind of constraint changed, and how often the reply
+    gave the original question's answer instead."""
+    asked = [o for o in outcomes if o.refused is not None]
+    kinds = sorted({o.near_miss for o in asked})
+    return {
+        "near_miss_n": len(asked),
+        "near_miss_refusal_accuracy": _mean([1.0 if o.refused else 0.0 for o in asked]),
+        "near_miss_original_answer": _mean([1.0 if o.answer_hit else 0.0 for o in asked]),
+        "near_miss_by_kind": {k: {"n": sum(o.near_miss == k for o in asked),
+                                  "refusal_accuracy": _mean([1.0 if o.refused else 0.0 for o in asked if o.near_miss == k])}
+                              for k in kinds},
+    }
+
+
 def summarize_bench(outcomes: Sequence[BenchOutcome]) -> dict:
     """The dev-set eval's metric keys over ``outcomes`` (None where not applicable), plus latencies.
-    Questions asked with their gold hidden are scored apart (:func:`summarize_hidden`)."""
+    Questions asked with their gold hidden and near-miss twins are scored apart
+    (:func:`summarize_hidden`, :func:`summarize_near_miss`)."""
     hidden = [o for o in outcomes if o.hidden]
-    outcomes = [o for o in outcomes if not o.hidden]
+    near = [o for o in outcomes if o.near_miss]
+    outcomes = [o for o in outcomes if not o.hidden and not o.near_miss]
     answered = [o for o in outcomes if o.answer_hit is not None]
     cited = sum(o.cited for o in answered if not o.refused)
     out: dict = {"recall@1500c": _mean([1.0 if o.in_window else 0.0 for o in outcomes])}
@@ -376,6 +395,8 @@ def summarize_bench(outcomes: Sequence[BenchOutcome]) -> dict:
     )
     if hidden:
         out.update(summarize_hidden(hidden))
+    if near:
+        out.update(summarize_near_miss(near))
     return out
 
 
@@ -540,6 +561,14 @@ def still_answerable(bench: BenchSet) -> set[str]:
     return out
 
 
+def article_texts(bench: BenchSet) -> dict[str, str]:
+    """Each passage id's whole article: the title and every passage of that title."""
+    by_title: dict[str, list[str]] = {}
+    for p in bench.passages:
+        by_title.setdefault(p["title"], []).append(p["text"])
+    return {p["id"]: p["title"] + "\n" + "\n".join(by_title[p["title"]]) for p in bench.passages}
+
+
 def evaluate_systems(
     systems: Sequence[System],
     bench: BenchSet,
@@ -547,15 +576,24 @@ def evaluate_systems(
     answers: bool = True,
     limits: dict[str, int] | None = None,
     hide_gold: bool = False,
+    near_miss: bool = False,
 ) -> list[dict]:
     """Ask every question of ``bench`` of each system, interleaved: question by question, every
     system in turn (the order rotating), each after ``reset()`` of its caches, so that load from
     other processes on the machine falls on all systems alike. ``limits`` caps the questions some
     systems are asked (by name). ``hide_gold``: each question is asked a second time with its gold
     passages left out of every ranking (systems that can hide them), where the right reply is a
-    refusal. Returns one result per system (see :func:`evaluate_system`)."""
+    refusal. ``near_miss``: each question that has a near-miss twin (``rag/nearmiss.py``) is also
+    asked as that twin, gold passages visible, where the right reply is a refusal too. Returns one
+    result per system (see :func:`evaluate_system`)."""
     texts = bench.passage_texts()
     still = still_answerable(bench) if hide_gold else set()
+    if near_miss:
+        from .nearmiss import twins
+
+        twin = twins(bench.questions, article_texts(bench))
+    else:
+        twin = {}
     limits = limits or {}
     outcomes: dict[str, list[BenchOutcome]] = {s.name: [] for s in systems}
     for i, q in enumerate(bench.questions):
@@ -566,6 +604,9 @@ def evaluate_systems(
             outcomes[system.name].append(_ask_one(system, q, texts, answers))
             if hide_gold and getattr(system, "can_hide", False):
                 outcomes[system.name].append(_ask_one(system, q, texts, answers, hidden=True, still=q["id"] in still))
+            if q["id"] in twin and answers:
+                t = twin[q["id"]]
+                outcomes[system.name].append(_ask_one(system, {**q, "question": t.question}, texts, answers, near_miss=t.kind))
         if progress:
             progress(i + 1, len(bench.questions))
     return [
@@ -581,7 +622,8 @@ def evaluate_systems(
 
 
 def _ask_one(
-    system: System, q: dict, texts: dict[str, str], answers: bool, hidden: bool = False, still: bool = False
+    system: System, q: dict, texts: dict[str, str], answers: bool, hidden: bool = False, still: bool = False,
+    near_miss: str = "",
 ) -> BenchOutcome:
     reset = getattr(system, "reset", None)
     if reset:
@@ -617,6 +659,7 @@ def _ask_one(
         confidence=confidence,
         hidden=hidden,
         still_answerable=still,
+        near_miss=near_miss,
     )
 
 

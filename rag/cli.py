@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of recall@k per system")
     p.add_argument("--hide-gold", action="store_true",
                    help="with --bench: also ask each question with its gold passages hidden (the right reply is a refusal)")
+    p.add_argument("--near-miss", action="store_true",
+                   help="with --bench: also ask each question's near-miss twin, one constraint changed to one its "
+                        "article never states (the right reply is a refusal)")
 
     p = sub.add_parser("train", help="fit the learned reader on a benchmark (normal + hidden-gold questions)")
     _common(p)
@@ -115,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the longest median answer (characters) the margin for further units may give (default 60)")
     p.add_argument("--evidence-model", choices=("blend", "trees", "linear"), default="blend",
                    help="the answer probability's model: logistic + boosted trees (blend, default), or one of them")
+    p.add_argument("--no-near-miss", action="store_true",
+                   help="fit without the near-miss twins (one constraint changed) as negatives")
+    p.add_argument("--constraint-false-refusals", type=float, default=0.01,
+                   help="share of the answerable fitting questions the near-miss (constraint) model may decline "
+                        "on top (default 0.01)")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -498,7 +506,7 @@ def _eval_bench(args) -> int:
     # Question by question, every system in turn: load from elsewhere falls on all alike.
     bar = tqdm(total=len(bench.questions), desc=" + ".join(s.name for s in systems), unit="q", disable=quiet)
     results = evaluate_systems(systems, bench, progress=lambda d, t: bar.update(1), limits=limits,
-                               hide_gold=args.hide_gold)
+                               hide_gold=args.hide_gold, near_miss=args.near_miss)
     bar.close()
     for r in results:
         r["build_seconds"], r["chunks"] = (peer.build_seconds, peer.chunks) if peer and r["system"] == peer.name \
@@ -519,6 +527,11 @@ def _eval_bench(args) -> int:
                 print(f"  {r['system']} with gold hidden: refusal accuracy {_f(o['hidden_refusal_accuracy'])} on "
                       f"{o['hidden_n']} questions; {o['still_answerable_n']} still answerable elsewhere in their "
                       f"article: answered {_f(o['still_answered'])}, answer hit {_f(o['still_answer_hit'])}")
+            if o.get("near_miss_n") is not None:
+                kinds = ", ".join(f"{k} {_f(v['refusal_accuracy'])} ({v['n']})" for k, v in o["near_miss_by_kind"].items())
+                print(f"  {r['system']} near-miss twins: refusal accuracy {_f(o['near_miss_refusal_accuracy'])} on "
+                      f"{o['near_miss_n']} questions (by kind: {kinds}); gave the original's answer "
+                      f"{_f(o['near_miss_original_answer'])}")
         for r in results:
             if "build_seconds" in r:
                 print(f"  {r['system']}: {r['chunks']} chunks, index built in {r['build_seconds']:.1f} s"
@@ -591,9 +604,11 @@ def cmd_train(args) -> int:
     engine = open_bench_engine(index_dir, embedder=embedder, chunking=ChunkSettings(), model=Reader.untrained())
     bar = tqdm(total=len(bench.questions), desc="collecting", unit="q")
     command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
-               f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else ""))
+               f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else "")
+               + (" --no-near-miss" if args.no_near_miss else f" --constraint-false-refusals {args.constraint_false_refusals}"))
     reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
-                   evidence_model=args.evidence_model,
+                   evidence_model=args.evidence_model, near_miss=not args.no_near_miss,
+                   constraint_false_refusals=args.constraint_false_refusals,
                    progress=lambda d, t: bar.update(1),
                    card={"command": command, "embedder": engine.manifest.embedder_id})
     bar.close()

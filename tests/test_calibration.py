@@ -50,3 +50,14 @@ def test_bins_weigh_by_count_and_mismatched_inputs_are_refused():
     assert [b["n"] for b in table] == [0, 0, 0, 2, 0, 8, 0, 0, 0, 0]
     with pytest.raises(ValueError):
         calibration.expected_calibration_error([0.5, 0.5], [1])
+
+
+def test_the_calibration_reads_normal_and_hidden_gold_outcomes_and_leaves_near_miss_twins_apart():
+    p, labels, counts = calibration.select([
+        {"confidence": 0.9},
+        {"confidence": 0.2, "hidden": True},
+        {"confidence": 0.7, "hidden": True, "still_answerable": True},
+        {"confidence": 0.6, "near_miss": "time"},
+    ])
+    assert (p, labels) == ([0.9, 0.2], [1, 0])
+    assert counts["near_miss"] == 1 and counts["hidden_still_answerable"] == 1

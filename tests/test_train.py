@@ -11,7 +11,8 @@ import pytest
 
 from rag.answer.reader import Reader, ReaderError, load_reader
 from rag.answer.train import TREE_PARAMS, _fit_trees, collect, evidence_rows, fit_reader, out_of_fold
-from rag.bench import ensure_bench_index, load_bench, open_bench_engine, still_answerable
+from rag.bench import article_texts, ensure_bench_index, load_bench, open_bench_engine, still_answerable
+from rag.nearmiss import twins
 
 TOWNS = ["青石", "白沙", "红岩", "金竹", "银杏", "松溪", "柳塘", "桃源", "梅岭", "竹山", "石门", "云台", "凤鸣", "龙泉"]
 RIVERS = ["清江", "乌江", "沱江", "涪江", "嘉陵江", "綦江", "大宁河", "小江", "龙河", "御临河", "濑溪河", "芙蓉江", "任河", "梅溪河"]
@@ -44,11 +45,11 @@ def asked(tmp_path_factory):
     bench = _bench(root / "towns")
     index_dir, _ = ensure_bench_index(bench, root / "index", embedder="minilm")
     engine = open_bench_engine(index_dir, embedder="minilm", model=Reader.untrained())
-    return collect(engine, bench.questions, still_answerable(bench))
+    return collect(engine, bench.questions, still_answerable(bench), twins=twins(bench.questions, article_texts(bench)))
 
 
 def test_collection_asks_each_question_normally_and_with_its_gold_hidden(asked):
-    normal = [a for a in asked if not a.hidden]
+    normal = [a for a in asked if not a.hidden and not a.near_miss]
     hidden = [a for a in asked if a.hidden]
     assert len(hidden) == 4 * len(TOWNS)
     assert normal and all(a.labels.sum() >= 1 for a in normal)
@@ -66,6 +67,24 @@ def test_the_fit_separates_answerable_from_hidden_gold_on_held_apart_towns(asked
     assert p[y == 1].mean() > p[y == 0].mean() + 0.2
     decided = (p >= reader.threshold) == (y == 1)
     assert decided.mean() >= 0.75
+
+
+def test_near_miss_twins_are_negatives_asked_with_their_gold_article_in_view(asked):
+    near = [a for a in asked if a.near_miss]
+    assert len(near) >= len(TOWNS)  # at least the year of every town's old street changes
+    assert all(not a.answerable and a.labels.sum() == 0 and not a.hidden for a in near)
+    # each twin asks something else than its original
+    assert all(a.view.kind.text != b.view.kind.text for a in near for b in asked if b.qid == a.qid and not b.near_miss)
+
+
+def test_the_fit_refuses_near_miss_twins_of_held_apart_towns_more_than_their_originals(asked):
+    town = lambda a: int(a.qid.split("-")[0])  # noqa: E731
+    reader = fit_reader([a for a in asked if town(a) < 10])
+    held = [a for a in asked if town(a) >= 10 and not a.hidden]
+    x, y = evidence_rows(held, reader.unit)
+    p = np.array([reader.probability(row) for row in x])
+    near = np.array([a.near_miss for a in held])
+    assert p[~near & (y == 1)].mean() > p[near].mean() + 0.2
 
 
 def test_fitting_is_deterministic(asked):
@@ -103,7 +122,7 @@ def test_rag_train_writes_parameters_with_a_model_card(tmp_path, monkeypatch, ca
     assert main(["train", "--bench", str(tmp_path / "towns"), "--embedder", "minilm", "--out", str(out)]) == 0
     card = load_reader(str(out)).card
     assert card["data"] == "towns" and card["data_hash"] and card["command"].startswith("rag train")
-    assert card["fitted_on_hidden"] > 0
+    assert card["fitted_on_hidden"] > 0 and card["fitted_on_near_miss"] > 0
 
 
 def test_trees_give_the_logits_scikit_learn_gives():
@@ -139,3 +158,25 @@ def test_out_of_fold_probabilities_do_not_remember_their_own_labels():
     gap = lambda p: p[y == 1].mean() - p[y == 0].mean()  # noqa: E731
     assert gap(in_sample) > 0.2
     assert abs(gap(oof)) < 0.1
+
+
+def test_the_answer_probability_falls_below_the_threshold_exactly_when_either_model_declines():
+    from rag.answer.features import EVIDENCE_FEATURES, UNIT_FEATURES
+    from rag.answer.reader import Linear
+
+    n = len(EVIDENCE_FEATURES)
+
+    def on_first(weight: float, index: int) -> Linear:  # logit = weight * row[index]
+        w = np.zeros(n)
+        w[index] = weight
+        return Linear(EVIDENCE_FEATURES, np.zeros(n), np.ones(n), w, 0.0)
+
+    unit = Linear(UNIT_FEATURES, np.zeros(len(UNIT_FEATURES)), np.ones(len(UNIT_FEATURES)), np.zeros(len(UNIT_FEATURES)), 0.0)
+    reader = Reader(unit=unit, evidence=on_first(1.0, 0), threshold=0.3, constraint=on_first(1.0, 1), constraint_threshold=0.1)
+    for e in (-3.0, -0.5, 0.0, 2.0):
+        for c in (-4.0, -2.5, -1.0, 3.0):
+            row = np.zeros(n)
+            row[0], row[1] = e, c
+            declines = 1 / (1 + np.exp(-e)) < 0.3 or 1 / (1 + np.exp(-c)) < 0.1
+            assert (reader.probability(row) < reader.threshold) == declines
+    assert Reader.from_dict(reader.as_dict()).as_dict() == reader.as_dict()

@@ -184,6 +184,7 @@ UNIT_FEATURES = (
     "shape_asked",  # the question asks for an answer of a shape (a cause, a quantity, a rank, a means)
     "shape_in_unit",  # the unit has that shape
     "shape_in_passage",  # the unit's passage has it
+    "conflict",  # share of the question's constraints the unit lacks while stating another of the same kind
 )
 
 
@@ -310,6 +311,7 @@ def unit_features(
             float(shape is not None),
             float(bool(shape and shape.search(u.text))),
             passage_shape[u.hit],
+            conflicts(kind.constraints, u.text),
         ])
     return np.asarray(rows, dtype=np.float32)
 
@@ -351,7 +353,19 @@ EVIDENCE_FEATURES = (
     "best_shape",
     "best_shape_passage",
     "top3_shape",
+    "conflict_unit",  # share of the question's constraints the best unit lacks while it states another of that kind
+    "conflict_passage",  # … that its passage lacks while it states another of that kind (2009年 asked, 2010年 stated)
 )
+
+
+def conflicts(constraints: Sequence, text: str) -> float:
+    """The share of ``constraints`` (:class:`~rag.questions.Constraint`) that ``text`` does not
+    state while it states something else of the same kind: the mark of a near miss, where the
+    article answers the same question about another year, place or person."""
+    if not constraints:
+        return 0.0
+    norm, kinds = normalise(text), unit_kinds(text)
+    return sum(normalise(c.text) not in norm and bool(kinds.get(c.kind)) for c in constraints) / len(constraints)
 
 
 def evidence_features(
@@ -418,4 +432,6 @@ def evidence_features(
         row[col["shape_in_unit"]],
         row[col["shape_in_passage"]],
         max(unit_rows[int(i)][col["shape_in_unit"]] for i in order[:3]),
+        row[col["conflict"]],
+        conflicts(q.kind.constraints, home.embed_text()),
     ], dtype=np.float32)

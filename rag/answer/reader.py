@@ -157,28 +157,46 @@ def _model_from_dict(d: dict, expected: tuple[str, ...]) -> "Linear | Trees | Bl
 
 @dataclass(frozen=True)
 class Reader:
-    """The fitted unit scorer, evidence model and decision threshold."""
+    """The fitted unit scorer, evidence model(s) and decision threshold.
+
+    Two ways of not answering, each learned from its own negatives: the evidence model (do the
+    retrieved passages answer? fitted against questions whose gold passage was hidden) and,
+    when there is one, the constraint model (do passages on the topic state what the question
+    pins down? fitted against near-miss twins). Each has its threshold; the answer probability
+    is the evidence model's, lowered where the constraint model is below its own threshold's
+    scale, so that ``probability < threshold`` is exactly "either model declines"."""
 
     unit: Linear
     evidence: Linear | Trees | Blend
     threshold: float = 0.5  # below this answer probability the reply is a refusal
     margin: float = 1.0  # further units join the best one when their logit is within this
     card: dict = field(default_factory=dict, compare=False)
+    constraint: Linear | Trees | Blend | None = None
+    constraint_threshold: float = 0.0
 
     def unit_scores(self, rows: np.ndarray) -> np.ndarray:
         return self.unit.logits(rows)
 
     def probability(self, row: np.ndarray) -> float:
-        return sigmoid(float(self.evidence.logits(np.asarray(row)[None, :])[0]))
+        row = np.asarray(row)[None, :]
+        p = sigmoid(float(self.evidence.logits(row)[0]))
+        if self.constraint is not None and self.constraint_threshold > 0:
+            pc = sigmoid(float(self.constraint.logits(row)[0]))
+            p = min(p, pc * self.threshold / self.constraint_threshold)
+        return p
 
     def as_dict(self) -> dict:
-        return {
+        d = {
             "unit": self.unit.as_dict(),
             "evidence": self.evidence.as_dict(),
             "threshold": round(self.threshold, 4),
             "margin": round(self.margin, 4),
             "card": self.card,
         }
+        if self.constraint is not None:
+            d["constraint"] = self.constraint.as_dict()
+            d["constraint_threshold"] = round(self.constraint_threshold, 6)
+        return d
 
     def save(self, path: Path | str) -> Path:
         """Write the parameters as JSON, atomically."""
@@ -205,6 +223,8 @@ class Reader:
             threshold=float(d.get("threshold", 0.5)),
             margin=float(d.get("margin", 1.0)),
             card=d.get("card", {}),
+            constraint=_model_from_dict(d["constraint"], EVIDENCE_FEATURES) if d.get("constraint") else None,
+            constraint_threshold=float(d.get("constraint_threshold", 0.0)),
         )
 
 
