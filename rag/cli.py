@@ -372,6 +372,11 @@ def cmd_eval(args) -> int:
         return 2
     if args.bench is not None:
         return _eval_bench(args)
+    given = [flag for flag, on in (("--hide-gold", args.hide_gold), ("--near-miss", args.near_miss)) if on]
+    if given:  # a question file has no gold passages to hide and no articles to build twins from
+        print(f"error: {' and '.join(given)} need a benchmark folder: rag eval --bench DIR {' '.join(given)}",
+              file=sys.stderr)
+        return 2
     from tqdm import tqdm
 
     from .evaluate import evaluate, format_table, load_questions

@@ -280,3 +280,34 @@ def test_cli_eval_bench_hide_gold_reports_hidden_refusal_accuracy(bench_dir, tmp
     assert main(["eval", "--bench", str(bench_dir), "--embedder", "minilm", "--hide-gold", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["overall"]["hidden_n"] == 3 and out["overall"]["hidden_refusal_accuracy"] is not None
+
+
+BRIDGES = [
+    {"id": "B1", "title": "临江大桥", "text": "临江大桥于2015年建成通车，全长1.2公里，双向六车道。"},
+    {"id": "B2", "title": "石门隧道", "text": "石门隧道于2019年贯通，全长3.4公里，是全市最长的隧道。"},
+]
+BRIDGE_QUESTIONS = [
+    {"id": "Q1", "question": "2015年建成通车的临江大桥全长多少公里？", "answers": ["1.2公里"], "passage_ids": ["B1"]},
+    {"id": "Q2", "question": "石门隧道2019年贯通时全长多少公里？", "answers": ["3.4公里"], "passage_ids": ["B2"]},
+]
+
+
+def test_cli_eval_near_miss_reports_the_twins_refusal_accuracy_apart(tmp_path, monkeypatch, capsys):
+    from rag.cli import main
+
+    monkeypatch.setenv("YUWEN_CACHE", str(tmp_path / "cache"))
+    folder = write_bench(tmp_path / "bridges", BRIDGES, BRIDGE_QUESTIONS)
+    assert main(["eval", "--bench", str(folder), "--embedder", "minilm", "--near-miss", "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert overall["near_miss_n"] == 2 and overall["near_miss_refusal_accuracy"] is not None
+    assert overall["answer_hit"] is not None  # the normal run is scored on its own
+
+
+def test_hide_gold_or_near_miss_without_a_benchmark_is_one_clear_error(tmp_path, capsys):
+    from rag.cli import main
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "桥哪年通车？"}\n', "utf-8")
+    assert main(["eval", str(questions), "--near-miss"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --near-miss need a benchmark folder: rag eval --bench DIR --near-miss"]
