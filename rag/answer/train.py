@@ -40,6 +40,15 @@ class Asked:
     near_miss: bool = False  # asked as its near-miss twin (gold visible, one constraint changed): a negative
 
 
+def _read(engine, question: str, kind, qv, articles: dict, k: int, hidden: tuple[str, ...] = ()):
+    """Retrieve for ``question`` and read its candidate units: (hits, units, question view, unit rows)."""
+    hits = engine.search(question, k=k, hidden=hidden)
+    units, neighbours = candidate_units(hits, articles)
+    embed_units(units, qv, engine.embedder, engine.reader.sentence_vector)
+    view, rows = score_units(kind, units, neighbours, hits, articles, engine.idf, _UNSCORED)
+    return hits, units, view, rows
+
+
 def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, progress: Progress | None = None,
             twins: dict | None = None) -> list[Asked]:
     """Ask every question normally and with its gold hidden, and as its near-miss twin when
@@ -57,10 +66,7 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
         for hidden in (False, True):
             if hidden and item["id"] in still:
                 continue
-            hits = engine.search(item["question"], k=k, hidden=tuple(gold) if hidden else ())
-            units, neighbours = candidate_units(hits, articles)
-            embed_units(units, qv, engine.embedder, engine.reader.sentence_vector)
-            view, rows = score_units(kind, units, neighbours, hits, articles, idf, _UNSCORED)
+            hits, units, view, rows = _read(engine, item["question"], kind, qv, articles, k, tuple(gold) if hidden else ())
             holds = [any(a in normalise(u.text) for a in answers) for u in units]
             if hidden and any(holds):
                 continue  # another passage states the answer too: not a clean negative
@@ -71,10 +77,8 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
             out.append(Asked(item["id"], hidden, answerable, view, units, rows, labels, hits, idf))
         twin = twins.get(item["id"])
         if twin is not None:
-            hits = engine.search(twin.question, k=k)
-            units, neighbours = candidate_units(hits, articles)
-            embed_units(units, engine.query_vector(twin.question), engine.embedder, engine.reader.sentence_vector)
-            view, rows = score_units(analyse(twin.question), units, neighbours, hits, articles, idf, _UNSCORED)
+            hits, units, view, rows = _read(engine, twin.question, analyse(twin.question),
+                                            engine.query_vector(twin.question), articles, k)
             out.append(Asked(item["id"], False, False, view, units, rows, np.zeros(len(units), dtype=np.float32), hits,
                              idf, near_miss=True))
         if progress:
