@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from .answer.features import normalise as _norm
 from .questions import Constraint, constraints_of
 
 _DIGITS = re.compile(r"\d+")
@@ -38,10 +39,6 @@ class Twin:
     original: str  # the constraint as the question stated it
     replacement: str
     kind: str  # time, number, place, org, person, title
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
 
 
 def _rank(key: str, items: Iterable[str]) -> list[str]:
