@@ -311,7 +311,7 @@ def unit_features(
             float(shape is not None),
             float(bool(shape and shape.search(u.text))),
             passage_shape[u.hit],
-            conflicts(kind.constraints, u.text),
+            _conflicts(kind.constraints, un, kinds),
         ])
     return np.asarray(rows, dtype=np.float32)
 
@@ -362,9 +362,13 @@ def conflicts(constraints: Sequence, text: str) -> float:
     """The share of ``constraints`` (:class:`~rag.questions.Constraint`) that ``text`` does not
     state while it states something else of the same kind: the mark of a near miss, where the
     article answers the same question about another year, place or person."""
+    return _conflicts(constraints, normalise(text), unit_kinds(text)) if constraints else 0.0
+
+
+def _conflicts(constraints: Sequence, norm: str, kinds: dict[str, frozenset[str]]) -> float:
+    """:func:`conflicts` from the text's normalised form and kinds, when the caller has them already."""
     if not constraints:
         return 0.0
-    norm, kinds = normalise(text), unit_kinds(text)
     return sum(normalise(c.text) not in norm and bool(kinds.get(c.kind)) for c in constraints) / len(constraints)
 
 
