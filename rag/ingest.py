@@ -195,8 +195,9 @@ def _straddles(left: str, right: str) -> bool:
         try:
             import jieba
 
-            from . import lexical  # noqa: F401  (loads jieba's dictionary the fast way)
+            from .jieba_dict import install
 
+            install()  # jieba's dictionary from yuwen's compact cache
             jieba.setLogLevel(logging.WARNING)
             _jieba = jieba
         except ImportError:  # pragma: no cover - jieba is a dependency
