@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--constraint-false-refusals", type=float, default=0.01,
                    help="share of the answerable fitting questions the near-miss (constraint) model may decline "
                         "on top (default 0.01)")
+    p.add_argument("--no-joins", action="store_true",
+                   help="fit without the neighbour-join models (the sentence before or after the best one)")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -610,10 +612,11 @@ def cmd_train(args) -> int:
     bar = tqdm(total=len(bench.questions), desc="collecting", unit="q")
     command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
                f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else "")
-               + (" --no-near-miss" if args.no_near_miss else f" --constraint-false-refusals {args.constraint_false_refusals}"))
+               + (" --no-near-miss" if args.no_near_miss else f" --constraint-false-refusals {args.constraint_false_refusals}")
+               + (" --no-joins" if args.no_joins else ""))
     reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
                    evidence_model=args.evidence_model, near_miss=not args.no_near_miss,
-                   constraint_false_refusals=args.constraint_false_refusals,
+                   constraint_false_refusals=args.constraint_false_refusals, joins=not args.no_joins,
                    progress=lambda d, t: bar.update(1),
                    card={"command": command, "embedder": engine.manifest.embedder_id})
     bar.close()

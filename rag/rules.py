@@ -29,6 +29,8 @@ RULES: dict[str, Rule] = {
              "or the article's parallel section leads"),
         Rule("semicolon_list", "a list question whose best unit ends in 「；」 takes the rest of that sentence's items"),
         Rule("lead_continuation", "the sentence after a chosen paragraph lead joins it"),
+        Rule("neighbour_join", "the sentence before or after the best unit joins the answer when the reader's "
+             "fitted join model says it holds the answer (the best unit names the thing, its neighbour states the fact)"),
         Rule("quantity_needed", "a 多少+measure-word question is declined when no unit states a number in that unit"),
         Rule("hard_anchors", "numbers, Latin names and 《titles》 of the question must stand in some passage"),
         Rule("frame_words", "words about the article rather than its content (文章, 作者, 论述, 方面, 报道…) are left out "

@@ -3,9 +3,13 @@ refusal says. (No model: the unit scores and the probability are set here.)"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from rag.answer.evidence import Evidence, candidate_units, missing_constraints
 from rag.answer.extractive import AnswerPolicy, answer
-from rag.answer.features import QuestionView
+from rag.answer.features import UNIT_FEATURES, QuestionView
+from rag.answer.neighbours import JOIN_FEATURES
+from rag.answer.reader import Linear, Reader
 from rag.documents import Article, Chunk
 from rag.questions import analyse
 from rag.retrieve import Hit
@@ -23,6 +27,7 @@ def evidence(question: str, text: str, scores: dict[str, float], probability: fl
     units, neighbours = candidate_units(hits, {a.id: a})
     for u in units:
         u.score = next((v for k, v in scores.items() if k in u.text), -5.0)
+        u.features = [0.0] * len(UNIT_FEATURES)
     kind = analyse(question)
     ev = Evidence(question, kind, hits, {a.id: a}, sorted(units, key=lambda u: -u.score), probability)
     ev.neighbours = neighbours
@@ -84,3 +89,36 @@ def test_a_number_no_passage_holds_refuses_even_with_high_probability():
     ev = evidence("2025年的博览会在哪里举行？", "2024年的博览会在西区举行。", {"西区": 2.0}, probability=0.95)
     a = answer(ev, AnswerPolicy(), threshold=0.5)
     assert a.refused
+
+
+def _joining(before: float, after: float) -> Reader:
+    """A reader whose join models give every neighbour before / after the best unit the logit given."""
+    def flat(logit: float) -> Linear:
+        n = len(JOIN_FEATURES)
+        return Linear(JOIN_FEATURES, np.zeros(n), np.ones(n), np.zeros(n), logit)
+
+    base = Reader.untrained()
+    return Reader(unit=base.unit, evidence=base.evidence, join_before=flat(before), join_after=flat(after),
+                  join_threshold=0.5)
+
+
+FACTORY = "西区建成一座智能工厂。它是全市最大的工厂。园区另有食堂。"
+
+
+def test_the_sentence_before_the_best_joins_when_the_join_model_says_it_holds_the_answer():
+    ev = evidence("全市最大的工厂建在哪里？", FACTORY, {"全市最大": 3.0})
+    text = answer(ev, margin=0.5, reader=_joining(5.0, -5.0)).text
+    assert "西区建成" in text and "全市最大" in text and "食堂" not in text
+    assert text.index("西区") < text.index("全市最大")  # in the article's order
+
+
+def test_no_neighbour_joins_when_the_join_models_say_no():
+    ev = evidence("全市最大的工厂建在哪里？", FACTORY, {"全市最大": 3.0})
+    assert answer(ev, margin=0.5, reader=_joining(-5.0, -5.0)).text.startswith("它是全市最大的工厂")
+
+
+def test_the_neighbour_join_switched_off_takes_no_neighbour():
+    ev = evidence("全市最大的工厂建在哪里？", FACTORY, {"全市最大": 3.0})
+    with disabled("neighbour_join"):
+        text = answer(ev, margin=0.5, reader=_joining(5.0, 5.0)).text
+    assert "西区" not in text and "食堂" not in text

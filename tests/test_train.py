@@ -180,3 +180,68 @@ def test_the_answer_probability_falls_below_the_threshold_exactly_when_either_mo
             declines = 1 / (1 + np.exp(-e)) < 0.3 or 1 / (1 + np.exp(-c)) < 0.1
             assert (reader.probability(row) < reader.threshold) == declines
     assert Reader.from_dict(reader.as_dict()).as_dict() == reader.as_dict()
+
+
+def _asked_pair(i: int, answer_before: bool):
+    """A made-up question whose best-scored unit opens with a pronoun when the answer stands in
+    the sentence before it, and with a name when the best unit holds the answer itself."""
+    from rag.answer.features import UNIT_FEATURES, QuestionView, Unit
+    from rag.answer.train import Asked
+    from rag.questions import analyse
+
+    town = TOWNS[i % len(TOWNS)]
+    texts = [f"{town}镇建成{GOODS[i % len(GOODS)]}加工厂。", f"它是全省最大的加工厂，年产{i + 3}万吨。"] if answer_before \
+        else [f"{town}镇气候温和，雨水充沛。", f"{BUILDERS[i % len(BUILDERS)]}主持修建了{town}镇的加工厂。"]
+    units = [Unit(hit=0, article_id=f"a{i}", start=20 * n, end=20 * n + len(t), text=t, order=n) for n, t in enumerate(texts)]
+    rows = np.zeros((2, len(UNIT_FEATURES)), dtype=np.float32)
+    rows[:, 0] = [0.2, 0.9]  # the second unit scores best (the unit model below reads "dense" alone)
+    labels = np.array([1.0, 0.0] if answer_before else [0.0, 1.0], dtype=np.float32)
+    view = QuestionView.of(analyse("加工厂建在哪里？"), lambda t: 1.0)
+    return Asked(f"q{i}", False, True, view, units, rows, labels, [], None)
+
+
+def test_the_join_model_learns_that_a_best_sentence_opening_with_a_pronoun_leaves_the_answer_before_it():
+    from rag.answer.neighbours import join_row
+    from rag.answer.reader import Linear
+    from rag.answer.train import choose_answer_shape
+    from rag.answer.features import UNIT_FEATURES
+
+    n = len(UNIT_FEATURES)
+    unit = Linear(UNIT_FEATURES, np.zeros(n), np.ones(n), np.eye(n)[0] * 5, 0.0)
+    asked = [_asked_pair(i, answer_before=i % 2 == 0) for i in range(40)]
+    shape = choose_answer_shape(asked, unit, median_chars=60)
+    assert shape.join_before is not None and shape.join_threshold <= 1.0
+    logit = lambda a: float(shape.join_before.logits(join_row(a.units[1], a.units[0], True)[None, :])[0])  # noqa: E731
+    assert logit(asked[0]) > logit(asked[1])  # the pronoun-led best unit: its neighbour before is the answer
+
+
+def test_answers_never_grow_past_the_median_length_asked_for():
+    from rag.answer.reader import Linear
+    from rag.answer.train import choose_answer_shape
+    from rag.answer.features import UNIT_FEATURES
+
+    n = len(UNIT_FEATURES)
+    unit = Linear(UNIT_FEATURES, np.zeros(n), np.ones(n), np.eye(n)[0] * 5, 0.0)
+    asked = [_asked_pair(i, answer_before=i % 2 == 0) for i in range(40)]
+    shape = choose_answer_shape(asked, unit, median_chars=20)  # one sentence is about 15-20 characters
+    assert shape.join_threshold > 1.0 and shape.margin < 3.5  # nothing may join: two sentences are too long
+
+
+def test_fitting_without_joins_gives_a_reader_that_joins_no_neighbour(asked):
+    reader = fit_reader(asked, joins=False)
+    assert reader.join_before is None and reader.join_after is None
+    assert "join_before" not in reader.as_dict()
+
+
+def test_join_models_load_back_equal(asked, tmp_path):
+    from rag.answer.neighbours import JOIN_FEATURES
+    from rag.answer.reader import Linear
+
+    n = len(JOIN_FEATURES)
+    model = Linear(JOIN_FEATURES, np.zeros(n), np.ones(n), np.arange(n) / n, -1.0)
+    reader = Reader(unit=fit_reader(asked).unit, evidence=fit_reader(asked).evidence, join_before=model, join_threshold=0.3)
+    back = load_reader(str(reader.save(tmp_path / "reader.json")))
+    assert back.join_after is None and back.join_threshold == 0.3
+    row = np.linspace(0, 1, n)
+    assert back.join_probability(row, -1) == pytest.approx(reader.join_probability(row, -1))
+    assert back.join_probability(row, 1) == 0.0

@@ -32,7 +32,7 @@ class Extractive:
         pass
 
     def answer(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Answer:
-        return extractive_answer(evidence, policy, threshold=reader.threshold, margin=reader.margin)
+        return extractive_answer(evidence, policy, threshold=reader.threshold, margin=reader.margin, reader=reader)
 
     def stream(self, evidence: Evidence, policy: AnswerPolicy, reader: Reader) -> Iterator[str | Answer]:
         yield self.answer(evidence, policy, reader)  # whole at once: nothing to wait for

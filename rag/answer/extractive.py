@@ -12,6 +12,7 @@ from ..retrieve import Hit
 from ..rules import rule_on
 from .evidence import Evidence, stated_instead
 from .features import Unit, normalise
+from .neighbours import join_row, neighbour
 from .types import Answer, Citation
 
 REFUSAL_ZH = "资料中没有找到与该问题直接相关的内容。以下是最接近的段落，仅供参考："
@@ -86,8 +87,10 @@ def _partial(ev: Evidence) -> tuple[str, Unit] | None:
     return None
 
 
-def answer(ev: Evidence, policy: AnswerPolicy = AnswerPolicy(), threshold: float = 0.5, margin: float = 1.0) -> Answer:
-    """The extractive answer to the evidence (or its refusal)."""
+def answer(ev: Evidence, policy: AnswerPolicy = AnswerPolicy(), threshold: float = 0.5, margin: float = 1.0,
+           reader=None) -> Answer:
+    """The extractive answer to the evidence (or its refusal); ``reader`` (a fitted
+    :class:`~rag.answer.reader.Reader`) lets its neighbour-join models add the best unit's neighbour."""
     if not ev.hits or not ev.units:
         return decline(ev, ev.reason or "the passages hold no sentence that could answer")
     kind = ev.kind
@@ -99,7 +102,7 @@ def answer(ev: Evidence, policy: AnswerPolicy = AnswerPolicy(), threshold: float
         missing = [a for a in kind.anchors if not any(normalise(a) in t for t in texts)]
         if missing:
             return decline(ev, f"no passage mentions {', '.join(missing)}")
-    chosen = select(ev, policy, margin)
+    chosen = select(ev, policy, margin, reader)
     if not chosen:
         return decline(ev, f"no passage states a quantity in {kind.unit}")
     return compose(ev, chosen)
@@ -123,10 +126,11 @@ def compose(ev: Evidence, chosen: Sequence[Unit]) -> Answer:
     return Answer(ev.question, ev.question, joiner.join(pieces), False, cites, round(ev.probability, 4))
 
 
-def select(ev: Evidence, policy: AnswerPolicy, margin: float) -> list[Unit]:
+def select(ev: Evidence, policy: AnswerPolicy, margin: float, reader=None) -> list[Unit]:
     """The units of the answer: the best, the best of each sub-question, the items of a list, the
     best of each close article for 分别/两篇, then others within ``margin`` of the best (logits)
-    while the length budget lasts. Empty when a quantity question finds no unit stating one."""
+    while the length budget lasts, then the best unit's neighbours that ``reader``'s join models
+    say hold the answer. Empty when a quantity question finds no unit stating one."""
     kind = ev.kind
     ranked = ev.units
     best = ranked[0]
@@ -178,7 +182,23 @@ def select(ev: Evidence, policy: AnswerPolicy, margin: float) -> list[Unit]:
             used += len(u.text)
     if not kind.wants_list and rule_on("lead_continuation"):
         chosen += _continuations(chosen, ranked, budget - used)
+        used = sum(len(u.text) for u in chosen)
+    if reader is not None and rule_on("neighbour_join"):
+        chosen += _joined(reader, best, chosen, ranked, kind.wants != "other", budget - used)
     return chosen
+
+
+def _joined(reader, best: Unit, chosen: list[Unit], units: Sequence[Unit], wants_kind: bool, room: int) -> list[Unit]:
+    """The sentences just before and after ``best`` that the reader's join models say hold the answer."""
+    out: list[Unit] = []
+    for step in (-1, 1):
+        nb = neighbour(best, units, step)
+        if nb is None or len(nb.text) > room or any(nb is c for c in chosen):
+            continue
+        if reader.join_probability(join_row(best, nb, wants_kind), step) >= reader.join_threshold:
+            out.append(nb)
+            room -= len(nb.text)
+    return out
 
 
 def _semicolon_items(best: Unit, units: Sequence[Unit]) -> list[Unit]:

@@ -70,7 +70,7 @@ class LLMAnswerer:
 
         def fallback(why: str, **extra) -> Answer:
             log.warning("LLM backend: %s; answering extractively", why)
-            answer = extractive_answer(ev, policy, threshold=reader.threshold, margin=reader.margin)
+            answer = extractive_answer(ev, policy, threshold=reader.threshold, margin=reader.margin, reader=reader)
             return replace(answer, backend="extractive", fallback_reason=why, **extra)
 
         started = time.perf_counter()

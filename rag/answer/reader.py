@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import EVIDENCE_FEATURES, UNIT_FEATURES
+from .neighbours import JOIN_FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,16 @@ class Reader:
     card: dict = field(default_factory=dict, compare=False)
     constraint: Linear | Trees | Blend | None = None
     constraint_threshold: float = 0.0
+    # The neighbour-join models (``neighbours.py``): the sentence before / after the best unit
+    # joins the answer when its probability reaches ``join_threshold``.
+    join_before: Linear | None = None
+    join_after: Linear | None = None
+    join_threshold: float = 1.0
+
+    def join_probability(self, row: np.ndarray, step: int) -> float:
+        """The probability that the neighbour ``step`` (-1 before, +1 after) of the best unit holds the answer."""
+        model = self.join_before if step < 0 else self.join_after
+        return 0.0 if model is None else sigmoid(float(model.logits(np.asarray(row)[None, :])[0]))
 
     def unit_scores(self, rows: np.ndarray) -> np.ndarray:
         return self.unit.logits(rows)
@@ -196,6 +207,11 @@ class Reader:
         if self.constraint is not None:
             d["constraint"] = self.constraint.as_dict()
             d["constraint_threshold"] = round(self.constraint_threshold, 6)
+        for name, model in (("join_before", self.join_before), ("join_after", self.join_after)):
+            if model is not None:
+                d[name] = model.as_dict()
+        if self.join_before is not None or self.join_after is not None:
+            d["join_threshold"] = round(self.join_threshold, 4)
         return d
 
     def save(self, path: Path | str) -> Path:
@@ -225,6 +241,9 @@ class Reader:
             card=d.get("card", {}),
             constraint=_model_from_dict(d["constraint"], EVIDENCE_FEATURES) if d.get("constraint") else None,
             constraint_threshold=float(d.get("constraint_threshold", 0.0)),
+            join_before=Linear.from_dict(d["join_before"], JOIN_FEATURES) if d.get("join_before") else None,
+            join_after=Linear.from_dict(d["join_after"], JOIN_FEATURES) if d.get("join_after") else None,
+            join_threshold=float(d.get("join_threshold", 1.0)),
         )
 
 

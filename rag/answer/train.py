@@ -15,6 +15,7 @@ import numpy as np
 from ..questions import analyse
 from .evidence import candidate_units, embed_units, score_units
 from .features import EVIDENCE_FEATURES, UNIT_FEATURES, QuestionView, Unit, evidence_features, normalise
+from .neighbours import JOIN_FEATURES, join_row, neighbour
 from .reader import Blend, Linear, Reader, Trees
 
 log = logging.getLogger(__name__)
@@ -212,39 +213,129 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, false_refusals: float) -> flo
 
 
 MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+JOIN_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01)  # 1.01: never join
+
+
+def _chosen(a: Asked, scores: np.ndarray, margin: float, max_units: int = 3, max_chars: int = 320) -> list[int]:
+    """The units the answer takes by the margin alone (indices into ``a.units``), best first."""
+    order = np.argsort(-scores)
+    chosen, used = [int(order[0])], len(a.units[order[0]].text)
+    for i in order[1:]:
+        if len(chosen) >= max_units or scores[i] < scores[order[0]] - margin:
+            break
+        if used + len(a.units[i].text) <= max_chars:
+            chosen.append(int(i))
+            used += len(a.units[i].text)
+    return chosen
 
 
 def choose_margin(asked: Sequence[Asked], unit: Linear, median_chars: int, max_units: int = 3, max_chars: int = 320) -> float:
     """The widest margin (logits below the best unit that further units may score) whose answers
     on the answerable questions keep a median length of at most ``median_chars``."""
-    good = [a for a in asked if a.answerable and len(a.units)]
-    scored = [(a, unit.logits(a.rows)) for a in good]
+    scored = [(a, unit.logits(a.rows)) for a in asked if a.answerable and len(a.units)]
     best = MARGINS[0]
     for margin in MARGINS:
-        lengths = []
-        for a, s in scored:
-            order = np.argsort(-s)
-            used, n = len(a.units[order[0]].text), 1
-            for i in order[1:]:
-                if n >= max_units or s[i] < s[order[0]] - margin:
-                    break
-                if used + len(a.units[i].text) <= max_chars:
-                    used, n = used + len(a.units[i].text), n + 1
-            lengths.append(used)
+        lengths = [sum(len(a.units[i].text) for i in _chosen(a, s, margin, max_units, max_chars)) for a, s in scored]
         if lengths and np.median(lengths) <= median_chars:
             best = margin
     return best
 
 
+@dataclass
+class _JoinCase:
+    """One answerable question's best unit and one of its neighbours, as the join model sees them."""
+
+    step: int
+    row: np.ndarray
+    label: float  # the neighbour holds the answer and the margin's units do not
+    asked: int  # index of the question
+    extra: int  # characters the join adds
+
+
+def _join_cases(asked: Sequence[Asked], unit: Linear, margin: float) -> tuple[list[_JoinCase], list[tuple[int, bool]]]:
+    """Every neighbour a join could add, and for each question (its margin answer's length, hit)."""
+    cases, base = [], []
+    for qi, a in enumerate(asked):
+        scores = unit.logits(a.rows)
+        for u, row, sc in zip(a.units, a.rows, scores):
+            u.score, u.features = float(sc), row.tolist()
+        chosen = _chosen(a, scores, margin)
+        base.append((sum(len(a.units[i].text) for i in chosen), bool(any(a.labels[i] for i in chosen))))
+        best = a.units[chosen[0]]
+        for step in (-1, 1):
+            nb = neighbour(best, a.units, step)
+            j = next((i for i, u in enumerate(a.units) if u is nb), None)
+            if j is None or j in chosen:
+                continue
+            label = float(a.labels[j] == 1 and not base[-1][1])
+            cases.append(_JoinCase(step, join_row(best, nb, a.view.kind.wants != "other"), label, qi, len(nb.text)))
+    return cases, base
+
+
+def _join_models(cases: Sequence[_JoinCase]) -> dict[int, Linear]:
+    """The join model of each direction that has both neighbours that hold the answer and ones that do not."""
+    models = {}
+    for step in (-1, 1):
+        mine = [c for c in cases if c.step == step]
+        y = np.array([c.label for c in mine])
+        if len(set(y)) == 2:
+            models[step] = _fit_linear(np.stack([c.row for c in mine]), y, JOIN_FEATURES)
+    return models
+
+
+def _joined(cases: Sequence[_JoinCase], base: Sequence[tuple[int, bool]], p: Sequence[float], t: float,
+            max_chars: int = 320) -> tuple[float, float]:
+    """(hit rate, median length) of the answers when every neighbour of probability ≥ ``t`` joins."""
+    lengths = [n for n, _ in base]
+    hit = [h for _, h in base]
+    for c, pc in zip(cases, p):
+        if pc >= t and lengths[c.asked] + c.extra <= max_chars:
+            lengths[c.asked] += c.extra
+            hit[c.asked] = hit[c.asked] or bool(c.label)
+    return float(np.mean(hit)), float(np.median(lengths))
+
+
+@dataclass(frozen=True)
+class AnswerShape:
+    """How much an answer takes: further units within ``margin`` of the best, and its neighbours
+    whose join probability reaches ``join_threshold`` (models None: no joins)."""
+
+    margin: float
+    join_before: Linear | None = None
+    join_after: Linear | None = None
+    join_threshold: float = 1.01
+
+
+def choose_answer_shape(asked: Sequence[Asked], unit: Linear, median_chars: int, joins: bool = True) -> AnswerShape:
+    """The margin and neighbour-join cut (joins fitted at each margin) that put the answer in the
+    most answerable fitting questions while their answers' median length stays at most
+    ``median_chars``; ties go to the shorter answers. Without ``joins``: the widest such margin."""
+    if not joins:
+        return AnswerShape(choose_margin(asked, unit, median_chars))
+    good = [a for a in asked if a.answerable and len(a.units)]
+    best, best_key = AnswerShape(MARGINS[0]), (-1.0, 0.0)
+    for margin in MARGINS:
+        cases, base = _join_cases(good, unit, margin)
+        models = _join_models(cases)
+        p = [1.0 / (1.0 + np.exp(-models[c.step].logits(c.row[None, :])[0])) if c.step in models else 0.0 for c in cases]
+        for t in JOIN_THRESHOLDS if models else JOIN_THRESHOLDS[-1:]:
+            hit, median = _joined(cases, base, p, t)
+            if median <= median_chars and (hit, -median) > best_key:
+                best_key = (hit, -median)
+                best = AnswerShape(margin, models.get(-1), models.get(1), t) if t <= 1.0 else AnswerShape(margin)
+    return best
+
+
 def fit_reader(
     asked: Sequence[Asked], false_refusals: float = 0.03, card: dict | None = None, median_chars: int = 60,
-    evidence_model: str = "blend", constraint_false_refusals: float = 0.01,
+    evidence_model: str = "blend", constraint_false_refusals: float = 0.01, joins: bool = True,
 ) -> Reader:
     """The unit scorer (on the units of the normal questions), then the evidence model on the
     scored evidence of the normal and hidden-gold questions and, when near-miss twins were
     asked, the constraint model on the normal questions and the twins; each model's refusal
     threshold declines ``false_refusals`` / ``constraint_false_refusals`` of the answerable
-    fitting questions, read off out-of-fold probabilities."""
+    fitting questions, read off out-of-fold probabilities; then how much an answer takes
+    (:func:`choose_answer_shape`; ``joins``: with the neighbour-join models)."""
     normal = [a for a in asked if not a.hidden and not a.near_miss]
     y = np.concatenate([a.labels for a in normal])
     # Listwise linear: pointwise boosted trees, alone or blended with it, picked the right unit
@@ -274,10 +365,11 @@ def fit_reader(
         "unit_top1_train": round(top1_accuracy(asked, unit), 4),
         "evidence_model": evidence_model,
     })
-    margin = choose_margin(asked, unit, median_chars)
+    shape = choose_answer_shape(asked, unit, median_chars, joins)
     info["median_chars"] = median_chars
-    return Reader(unit=unit, evidence=evidence, threshold=threshold, margin=margin, card=info, constraint=constraint,
-                  constraint_threshold=constraint_threshold)
+    return Reader(unit=unit, evidence=evidence, threshold=threshold, margin=shape.margin, card=info, constraint=constraint,
+                  constraint_threshold=constraint_threshold, join_before=shape.join_before, join_after=shape.join_after,
+                  join_threshold=shape.join_threshold)
 
 
 def _probabilities(model, x: np.ndarray, fitted: np.ndarray, y: np.ndarray, groups: Sequence[str], kind: str) -> np.ndarray:
@@ -299,7 +391,7 @@ def data_hash(questions: Sequence[dict], passages_sha256: str) -> str:
 def train(
     engine, bench, false_refusals: float = 0.03, progress: Progress | None = None, card: dict | None = None,
     median_chars: int = 60, evidence_model: str = "blend", near_miss: bool = True,
-    constraint_false_refusals: float = 0.01,
+    constraint_false_refusals: float = 0.01, joins: bool = True,
 ) -> Reader:
     """Collect on ``bench`` (a :class:`~rag.bench.BenchSet` indexed by ``engine``) and fit;
     ``near_miss`` adds each question's near-miss twin as a negative."""
@@ -313,6 +405,6 @@ def train(
             "questions": len(bench.questions)}
     info.update(card or {})
     reader = fit_reader(asked, false_refusals=false_refusals, card=info, median_chars=median_chars,
-                        evidence_model=evidence_model, constraint_false_refusals=constraint_false_refusals)
+                        evidence_model=evidence_model, constraint_false_refusals=constraint_false_refusals, joins=joins)
     log.info("fitted the reader on %d asked questions in %.1f s", len(asked), time.perf_counter() - started)
     return reader
