@@ -2,7 +2,8 @@
 prose often name the thing in one sentence and state the fact about it in the next (「1603年家康创
 立德川幕府。」 / 「为日本第二大汽车制造商，…」): the reader picks the sentence that matches the
 question's words, and the answer stands in its neighbour. One small logistic model per direction,
-fitted by ``rag train`` on which neighbour holds the answer when the best unit does not, reads:"""
+fitted by ``rag train`` on which neighbour holds the answer when the best unit does not, reads the
+features of :data:`JOIN_FEATURES`."""
 
 from __future__ import annotations
 

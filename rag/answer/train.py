@@ -252,14 +252,12 @@ class _JoinCase:
     extra: int  # characters the join adds
 
 
-def _join_cases(asked: Sequence[Asked], unit: Linear, margin: float) -> tuple[list[_JoinCase], list[tuple[int, bool]]]:
-    """Every neighbour a join could add, and for each question (its margin answer's length, hit)."""
+def _join_cases(asked: Sequence[Asked], scores: Sequence[np.ndarray], margin: float) -> tuple[list[_JoinCase], list[tuple[int, bool]]]:
+    """Every neighbour a join could add, and for each question (its margin answer's length, hit);
+    ``scores``: each question's unit scores, already set on its units."""
     cases, base = [], []
-    for qi, a in enumerate(asked):
-        scores = unit.logits(a.rows)
-        for u, row, sc in zip(a.units, a.rows, scores):
-            u.score, u.features = float(sc), row.tolist()
-        chosen = _chosen(a, scores, margin)
+    for qi, (a, s) in enumerate(zip(asked, scores)):
+        chosen = _chosen(a, s, margin)
         base.append((sum(len(a.units[i].text) for i in chosen), bool(any(a.labels[i] for i in chosen))))
         best = a.units[chosen[0]]
         for step in (-1, 1):
@@ -313,9 +311,13 @@ def choose_answer_shape(asked: Sequence[Asked], unit: Linear, median_chars: int,
     if not joins:
         return AnswerShape(choose_margin(asked, unit, median_chars))
     good = [a for a in asked if a.answerable and len(a.units)]
+    scores = [unit.logits(a.rows) for a in good]
+    for a, s in zip(good, scores):
+        for u, row, sc in zip(a.units, a.rows, s):
+            u.score, u.features = float(sc), row.tolist()  # as the answer sees them: join rows read both
     best, best_key = AnswerShape(MARGINS[0]), (-1.0, 0.0)
     for margin in MARGINS:
-        cases, base = _join_cases(good, unit, margin)
+        cases, base = _join_cases(good, scores, margin)
         models = _join_models(cases)
         p = [1.0 / (1.0 + np.exp(-models[c.step].logits(c.row[None, :])[0])) if c.step in models else 0.0 for c in cases]
         for t in JOIN_THRESHOLDS if models else JOIN_THRESHOLDS[-1:]:
