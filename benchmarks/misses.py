@@ -37,7 +37,7 @@ def _relation(answer, gold_units) -> str:
 def main(argv: list[str] | None = None) -> int:
     from rag.answer.features import normalise
     from rag.answer.train import _read
-    from rag.bench import answer_contains, ensure_bench_index, load_bench, open_bench_engine
+    from rag.bench import BenchError, answer_contains, ensure_bench_index, load_bench, open_bench_engine
     from rag.chunking import ChunkSettings
     from rag.questions import analyse
 
@@ -46,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=int, default=None)
     p.add_argument("--out", type=Path, default=None, help="also write each miss (question, gold, answer) as JSON")
     args = p.parse_args(argv)
-    bench = load_bench(args.bench, sample=args.sample)
+    try:
+        bench = load_bench(args.bench, sample=args.sample)
+    except BenchError as exc:  # a missing or malformed benchmark folder: one line, as the CLI gives
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     index_dir, _ = ensure_bench_index(bench, None, chunking=ChunkSettings())
     engine = open_bench_engine(index_dir, chunking=ChunkSettings())
     articles = engine.reader.articles()
