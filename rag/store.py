@@ -565,6 +565,11 @@ class IndexReader:
             }
         return self._articles
 
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The articles of ``article_ids`` that the build holds, by id."""
+        articles = self.articles()  # a local build is read whole once; it is on this machine anyway
+        return {i: articles[i] for i in dict.fromkeys(article_ids) if i in articles}
+
     def check(self) -> list[str]:
         """Every problem a full check finds: files against their digests, and that vectors, BM25
         documents, metadata rows and answer sentences all agree (no vector without its row, no row

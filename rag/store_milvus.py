@@ -38,6 +38,9 @@ BATCH = 512
 MAX_CHUNKS_PER_UNIT = 32
 _PASSAGE_FIELDS = {"id", "key", "article_id", "aord", "ordinal", "start", "end", "text", "words", "sparse", "dense",
                    "title", "file", "byline", "h"}
+_ARTICLE_FIELDS = ["article_id", "ordinal", "part", "data"]
+ARTICLES_PER_QUERY = 100  # article ids per query: each article is a few rows, well under Milvus's result window
+ARTICLE_CACHE = 4096  # articles kept between questions (dropped all at once when full)
 _CHUNK_FIELDS = ["key", "id", "article_id", "aord", "ordinal", "start", "end", "text", "title", "file", "byline"]
 
 
@@ -607,6 +610,7 @@ class MilvusStore:
         self._lock = threading.Lock()
         self._next_check = time.monotonic() + 1.0
         self._articles: dict[str, Article] | None = None
+        self._article_cache: dict[str, Article] = {}
         self._all: list[dict] | None = None
         self._units: list[dict] | None = None
         self._unit_cache: dict[str, dict[tuple[int, int], np.ndarray]] = {}
@@ -760,20 +764,31 @@ class MilvusStore:
         return frozenset(int(r["key"]) for r in found)
 
     def articles(self) -> dict[str, Article]:
+        """Every article by id, in corpus order (one scan of the articles collection, kept)."""
         if self._articles is None:
             with self._lock:
-                rows = self._call(lambda: _scan(self._client, self._names.articles, ["article_id", "ordinal", "part", "data"]))
-            rows.sort(key=lambda r: (r["ordinal"], r["part"]))
-            out: dict[str, Article] = {}
-            pieces: dict[str, list[str]] = {}
-            for r in rows:
-                pieces.setdefault(r["article_id"], []).append(r["data"])
-            for aid, parts in pieces.items():
-                data = json.loads("".join(parts))
-                data["segments"] = [tuple(s) for s in data.get("segments", [])]
-                out[aid] = Article(**data)
-            self._articles = out
+                rows = self._call(lambda: _scan(self._client, self._names.articles, _ARTICLE_FIELDS))
+            self._articles = _join_articles(rows)
         return self._articles
+
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The articles of ``article_ids`` that the index holds, by id: one query for those not
+        fetched before (kept in a bounded cache)."""
+        ids = list(dict.fromkeys(article_ids))
+        if self._articles is not None:  # read whole already (a listing asked for them)
+            return {i: self._articles[i] for i in ids if i in self._articles}
+        have = {i: a for i in ids if (a := self._article_cache.get(i)) is not None}
+        todo = [i for i in ids if i not in have]
+        fetched: dict[str, Article] = {}
+        for i in range(0, len(todo), ARTICLES_PER_QUERY):
+            batch = json.dumps(todo[i:i + ARTICLES_PER_QUERY], ensure_ascii=False)
+            fetched.update(_join_articles(self._query(self._names.articles, f"article_id in {batch}", _ARTICLE_FIELDS)))
+        if fetched:
+            if len(self._article_cache) + len(fetched) > ARTICLE_CACHE:
+                self._article_cache.clear()
+            self._article_cache.update(fetched)
+        have.update(fetched)
+        return {i: have[i] for i in ids if i in have}
 
     def _all_units(self) -> list[dict]:
         if self._units is None:
@@ -865,6 +880,20 @@ class MilvusStore:
             self._client.close()
         except Exception:
             log.debug("closing the Milvus client failed", exc_info=True)
+
+
+def _join_articles(rows: list[dict]) -> dict[str, Article]:
+    """The articles whose pieces are ``rows``, in corpus order."""
+    rows = sorted(rows, key=lambda r: (r["ordinal"], r["part"]))
+    pieces: dict[str, list[str]] = {}
+    for r in rows:
+        pieces.setdefault(r["article_id"], []).append(r["data"])
+    out: dict[str, Article] = {}
+    for aid, parts in pieces.items():
+        data = json.loads("".join(parts))
+        data["segments"] = [tuple(s) for s in data.get("segments", [])]
+        out[aid] = Article(**data)
+    return out
 
 
 def _chunk(r: dict) -> Chunk:
