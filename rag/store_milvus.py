@@ -843,12 +843,13 @@ class MilvusStore:
 
     def counts(self) -> dict[str, int]:
         n = {name: self._count(name) for name in self._names.all()}
-        return {"articles": len(self.articles()), "chunk_rows": n[self._names.passages], "vectors": n[self._names.passages],
+        articles = self._count(self._names.articles, "part == 0")  # one row of part 0 per article
+        return {"articles": articles, "chunk_rows": n[self._names.passages], "vectors": n[self._names.passages],
                 "bm25_documents": n[self._names.passages], "sentences": n[self._names.units],
                 "sentence_vectors": n[self._names.units]}
 
-    def _count(self, name: str) -> int:
-        return int(self._query(name, "", ["count(*)"])[0]["count(*)"])
+    def _count(self, name: str, filter: str = "") -> int:
+        return int(self._query(name, filter, ["count(*)"])[0]["count(*)"])
 
     def check(self) -> list[str]:
         """Every disagreement between the collections and the manifest: counts, passages of no
