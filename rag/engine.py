@@ -160,7 +160,7 @@ class Engine:
         # Kept on the reader, so that a replaced build's files are released with it.
         table = getattr(self.reader, "_idf_table", None)
         if table is None:
-            table = self.reader._idf_table = IdfTable(self.reader.bm25)
+            table = self.reader._idf_table = IdfTable.from_counts(*self.reader.document_frequencies())
         return table
 
     def refreshed(self) -> "Engine":
