@@ -18,7 +18,7 @@ from rag.cli import main  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.indexing import add_to_index, build_index, remove_from_index  # noqa: E402
 from rag.store import IndexDamagedError, IndexIncompatibleError, IndexMissingError  # noqa: E402
-from rag.store_milvus import MilvusStore, collection_prefix, connect  # noqa: E402
+from rag.store_milvus import MilvusStore, StoredFrequencies, collection_prefix, connect  # noqa: E402
 
 PAGES = {
     **MINI_PAGES,
@@ -200,6 +200,7 @@ def test_an_article_stored_in_pieces_is_fetched_whole(tmp_path, monkeypatch, min
 
 
 def test_the_stored_idf_equals_the_local_stores_token_for_token(milvus_engine, local_engine):
+    assert isinstance(milvus_engine.idf.df, StoredFrequencies)
     assert_idf_counts_the_passages(milvus_engine.idf, local_engine.reader.all_chunks())
 
 
@@ -212,6 +213,7 @@ def test_the_stored_idf_follows_an_added_and_a_removed_article(fresh, tmp_path):
                    lambda: remove_from_index(["a.txt"], corpus, index, embedder="minilm")):
         update()
         engine = Engine.open(index, corpus, embedder="minilm")
+        assert isinstance(engine.idf.df, StoredFrequencies)
         assert_idf_counts_the_passages(engine.idf, engine.reader.all_chunks())
         engine.reader.close()
 
@@ -243,7 +245,7 @@ def test_rag_index_stores_the_frequencies_an_index_lacks_without_embedding(fresh
     _frequencies_lost(spec, index, "dropped")
     assert build_index(corpus, index, embedder="minilm").update["embedded_texts"] == 0
     engine = Engine.open(index, corpus, embedder="minilm")
-    assert not engine.reader.stale_layout
+    assert not engine.reader.stale_layout and isinstance(engine.idf.df, StoredFrequencies)
     assert_idf_counts_the_passages(engine.idf, engine.reader.all_chunks())
     engine.reader.close()
 
