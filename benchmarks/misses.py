@@ -53,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     index_dir, _ = ensure_bench_index(bench, None, chunking=ChunkSettings())
     engine = open_bench_engine(index_dir, chunking=ChunkSettings())
-    articles = engine.reader.articles()
     counts: collections.Counter = collections.Counter()
     misses = []
     for q in bench.questions:
@@ -62,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             counts["hit"] += 1
             continue
         gold = [normalise(x) for x in q["answers"] if normalise(x)]
-        hits, units, _, _ = _read(engine, q["question"], analyse(q["question"]), engine.query_vector(q["question"]),
-                                  articles, 5)
+        hits, units, _, _ = _read(engine, q["question"], analyse(q["question"]), engine.query_vector(q["question"]), 5)
         holding = [u for u in units if any(g in normalise(u.text) for g in gold)]
         if a.refused:
             cat = "refused"

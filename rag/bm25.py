@@ -10,7 +10,7 @@ import logging
 import bm25s
 import numpy as np
 
-from .lexical import tokenize
+from .lexical import bm25_tokens, tokenize
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG otherwise
 
@@ -18,9 +18,26 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at D
 def build_bm25(texts: Sequence[str]) -> bm25s.BM25:
     """A BM25 index whose document ``i`` is ``texts[i]``."""
     index = bm25s.BM25()
-    # An empty document would be dropped by some tokenisers; keep a placeholder token so rows align.
-    index.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+    index.index([bm25_tokens(t) for t in texts], show_progress=False)
     return index
+
+
+class IndexFrequencies:
+    """The document frequency of each token of a bm25s index's vocabulary, read from its score
+    matrix (one column per token) without copying the vocabulary."""
+
+    def __init__(self, index: bm25s.BM25):
+        self.vocab = index.vocab_dict
+        self.df = np.diff(np.asarray(index.scores["indptr"]))
+
+    def get(self, token: str, default: int | None = None) -> int | None:
+        i = self.vocab.get(token)
+        return default if i is None or i >= len(self.df) else int(self.df[i])
+
+
+def index_frequencies(index: bm25s.BM25) -> tuple[IndexFrequencies, int]:
+    """Each token's document frequency in ``index``, and its number of documents."""
+    return IndexFrequencies(index), int(index.scores.get("num_docs", 1))
 
 
 def save_bm25(index: bm25s.BM25, folder: Path) -> None:

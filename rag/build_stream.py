@@ -27,7 +27,7 @@ from .config import Settings
 from .documents import Article, Chunk
 from .indexing import CorpusEmptyError, content_key
 from .ingest import IngestError, ingest_file, list_corpus
-from .lexical import tokenize
+from .lexical import bm25_tokens
 from .store import FORMAT_VERSION, IndexIncompatibleError, IndexMissingError, Manifest, file_sha256
 from .stores import backend_of, current_spec, open_store
 from .units import answer_units
@@ -233,7 +233,7 @@ def _flush(pending, writer, model, batch: int) -> None:
     vectors = np.concatenate([model.encode_passages(texts[i:i + batch]) for i in range(0, len(texts), batch)]) \
         if texts else np.zeros((0, int(model.dim)), dtype=np.float32)
     out.vectors, out.unit_vectors = vectors[: len(out.chunks)], vectors[len(out.chunks):]
-    out.tokens = [tokenize(c.embed_text()) or ["\u2205"] for c in out.chunks]
+    out.tokens = [bm25_tokens(c.embed_text()) for c in out.chunks]
     writer.add(out)
 
 

@@ -160,7 +160,7 @@ class Engine:
         # Kept on the reader, so that a replaced build's files are released with it.
         table = getattr(self.reader, "_idf_table", None)
         if table is None:
-            table = self.reader._idf_table = IdfTable(self.reader.bm25)
+            table = self.reader._idf_table = IdfTable.from_counts(*self.reader.document_frequencies())
         return table
 
     def refreshed(self) -> "Engine":
@@ -220,7 +220,9 @@ class Engine:
         whole = frozenset()
         if kind.wants_list and rule_on("list_items"):
             whole = frozenset(list(dict.fromkeys(h.chunk.article_id for h in hits))[:2])
-        ev = gather(question, kind, hits, self.reader.articles(), self.embedder, self.idf, self.model,
+        # Every article the evidence reads is one of the hits' (``whole`` names some of them).
+        articles = self.reader.articles_of(h.chunk.article_id for h in hits)
+        ev = gather(question, kind, hits, articles, self.embedder, self.idf, self.model,
                     query_vector=self.query_vector(question), sentence_vectors=self.reader.sentence_vector, whole=whole)
         if parts:
             with_parts(ev, parts, self.embedder, self.idf, self.model, self.reader.sentence_vector)
@@ -289,7 +291,7 @@ class Engine:
 
     def article(self, article_id: str) -> Article:
         """One article by id (KeyError when there is none)."""
-        return self.reader.articles()[article_id]
+        return self.reader.articles_of([article_id])[article_id]
 
     def page_text(self, file: str) -> str:
         """The original text of a source page, as the corpus holds it now."""

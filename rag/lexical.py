@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from functools import lru_cache
+from typing import Iterable, Protocol
 
 import jieba
 
@@ -41,3 +43,27 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
             continue
         out.append(tok)
     return out
+
+
+# An empty passage is one placeholder token in BM25 (bm25s would drop an empty document, and
+# both stores must count the same documents).
+EMPTY_TOKEN = "\u2205"
+
+
+def bm25_tokens(text: str) -> list[str]:
+    """The tokens BM25 indexes for a passage ``text``: its search tokens, or the placeholder."""
+    return tokenize(text) or [EMPTY_TOKEN]
+
+
+def document_frequencies(documents: Iterable[Iterable[str]]) -> Counter:
+    """How many of ``documents`` (token lists) hold each token: BM25's document frequency."""
+    out: Counter = Counter()
+    for tokens in documents:
+        out.update(set(tokens))
+    return out
+
+
+class Frequencies(Protocol):
+    """Token -> document frequency, as an IDF table reads it (a dict is one)."""
+
+    def get(self, token: str, default: int | None = None) -> int | None: ...

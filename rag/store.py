@@ -25,8 +25,9 @@ from typing import Iterable
 
 import numpy as np
 
-from .bm25 import build_bm25, load_bm25, save_bm25, search_bm25
+from .bm25 import build_bm25, index_frequencies, load_bm25, save_bm25, search_bm25
 from .documents import Article, Chunk
+from .lexical import Frequencies
 from .vectors import build_vectors, index_ids, load_vectors, reconstruct, reconstruct_all, save_vectors, search_vectors
 from .writelock import IndexWriteError
 
@@ -564,6 +565,15 @@ class IndexReader:
                 for r in rows
             }
         return self._articles
+
+    def document_frequencies(self) -> tuple[Frequencies, int]:
+        """How many passages hold each BM25 token, and how many passages there are."""
+        return index_frequencies(self.bm25)
+
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The articles of ``article_ids`` that the build holds, by id."""
+        articles = self.articles()  # a local build is read whole once; it is on this machine anyway
+        return {i: articles[i] for i in dict.fromkeys(article_ids) if i in articles}
 
     def check(self) -> list[str]:
         """Every problem a full check finds: files against their digests, and that vectors, BM25

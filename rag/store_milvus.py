@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
@@ -26,7 +27,7 @@ import numpy as np
 
 from .config import Settings
 from .documents import Article, Chunk
-from .lexical import tokenize
+from .lexical import EMPTY_TOKEN, Frequencies, bm25_tokens, document_frequencies, tokenize
 from .store import FORMAT_VERSION, IndexDamagedError, IndexIncompatibleError, IndexMissingError, Manifest
 from .stores import StoreError
 
@@ -38,6 +39,12 @@ BATCH = 512
 MAX_CHUNKS_PER_UNIT = 32
 _PASSAGE_FIELDS = {"id", "key", "article_id", "aord", "ordinal", "start", "end", "text", "words", "sparse", "dense",
                    "title", "file", "byline", "h"}
+_ARTICLE_FIELDS = ["article_id", "ordinal", "part", "data"]
+TOKEN_CHARS = 256  # a token's text is kept up to this many characters (its key is a digest of all of it)
+TOKENS_PER_QUERY = 1000  # document frequencies read per query
+DF_CACHE = 100_000  # tokens whose frequency is kept between questions (dropped all at once when full)
+ARTICLES_PER_QUERY = 100  # article ids per query: each article is a few rows, well under Milvus's result window
+ARTICLE_CACHE = 4096  # articles kept between questions (dropped all at once when full)
 _CHUNK_FIELDS = ["key", "id", "article_id", "aord", "ordinal", "start", "end", "text", "title", "file", "byline"]
 
 
@@ -84,7 +91,7 @@ def lexical_text(text: str, analyzer: str = "yuwen") -> str:
     if analyzer == "jieba":
         return text
     # A text without words keeps one placeholder token, as in the local BM25, so lengths agree.
-    return " ".join(_code(t) for t in tokenize(text)) or _code("\u2205")
+    return " ".join(_code(t) for t in tokenize(text)) or _code(EMPTY_TOKEN)
 
 
 def _code(token: str) -> str:
@@ -128,9 +135,15 @@ class _Names:
     def __init__(self, index_dir: Path):
         p = collection_prefix(index_dir)
         self.passages, self.units, self.articles = f"{p}_passages", f"{p}_units", f"{p}_articles"
+        self.df = f"{p}_df"
 
     def all(self) -> tuple[str, str, str]:
+        """The collections every index has (one written before the stored frequencies lacks ``df``)."""
         return self.passages, self.units, self.articles
+
+    def every(self) -> tuple[str, str, str, str]:
+        """The collections this version writes."""
+        return self.passages, self.units, self.articles, self.df
 
 
 def _vector_index(n: int, dim: int) -> tuple[str, dict]:
@@ -167,21 +180,21 @@ def _index_params(client, names: _Names, dim: int, n: int) -> dict[str, object]:
     ip = client.prepare_index_params()
     ip.add_index(field_name="dense", index_type=kind, metric_type="IP", params=params)
     out[names.units] = ip
-    ip = client.prepare_index_params()
-    ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
-    out[names.articles] = ip
+    for name in (names.articles, names.df):
+        ip = client.prepare_index_params()
+        ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
+        out[name] = ip
     return out
 
 
 def _create(client, names: _Names, dim: int, n: int, indexed: bool = True) -> None:
-    """The three collections, empty; without their indexes unless ``indexed`` (a streamed build
+    """The four collections, empty; without their indexes unless ``indexed`` (a streamed build
     creates them once every row is in, when the size that chooses them is known)."""
     pm = _pymilvus()
     dt = pm.DataType
-    kind, _ = _vector_index(n, dim)
     index_params = _index_params(client, names, dim, n) if indexed else {}
     analyzer = _analyzer()
-    props = {"yuwen.schema": SCHEMA_VERSION, "yuwen.state": "empty", "yuwen.vector_index": kind, "yuwen.analyzer": analyzer}
+    props = _new_props(n, dim)
 
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
     s.add_field("id", dt.VARCHAR, is_primary=True, max_length=512)
@@ -224,6 +237,39 @@ def _create(client, names: _Names, dim: int, n: int, indexed: bool = True) -> No
     s.add_field("h", dt.VARCHAR, max_length=64)
     s.add_field("v", dt.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection; unused
     client.create_collection(names.articles, schema=s, index_params=index_params.get(names.articles), properties=props)
+    _create_df(client, names, dim, n, indexed)
+
+
+def _new_props(n: int, dim: int) -> dict[str, str]:
+    return {"yuwen.schema": SCHEMA_VERSION, "yuwen.state": "empty", "yuwen.vector_index": _vector_index(n, dim)[0],
+            "yuwen.analyzer": _analyzer()}
+
+
+def _create_df(client, names: _Names, dim: int, n: int, indexed: bool = True) -> None:
+    """The collection of BM25 document frequencies, empty: one row per token of the passages'
+    vocabulary. A collection of its own (not JSON pieces like the articles) so that a question
+    reads only its own words' rows by primary key, however large the vocabulary, and an update
+    upserts only the frequencies that changed. The key is a digest of the token: a token may be
+    any length and any characters, the key fits a primary key and a filter without escaping."""
+    dt = _pymilvus().DataType
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("id", dt.VARCHAR, is_primary=True, max_length=64)
+    s.add_field("token", dt.VARCHAR, max_length=4 * TOKEN_CHARS)  # for reading by eye; never looked up
+    s.add_field("df", dt.INT64)
+    s.add_field("h", dt.VARCHAR, max_length=64)
+    s.add_field("v", dt.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection; unused
+    index_params = _index_params(client, names, dim, n)[names.df] if indexed else None
+    client.create_collection(names.df, schema=s, index_params=index_params, properties=_new_props(n, dim))
+
+
+def df_key(token: str) -> str:
+    """The row key of ``token`` in the document-frequency collection."""
+    return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _df_rows(df: dict[str, int]) -> list[dict]:
+    return [{"id": df_key(t), "token": t[:TOKEN_CHARS], "df": int(n), "h": str(int(n)), "v": [0.0, 0.0]}
+            for t, n in df.items() if n > 0]
 
 
 def _props(client, name: str) -> dict:
@@ -326,31 +372,27 @@ def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[
     client = connect(spec)
     try:
         try:
-            fresh = False
-            if any(client.has_collection(n) for n in names.all()):
-                foreign = [n for n in names.all() if client.has_collection(n) and not _ours(client, n)]
-                if foreign:
-                    raise StoreError(f"The Milvus store {spec} holds a collection {foreign[0]} that yuwen did not create; "
-                                     "it is left alone: index into another folder name (--index).")
-                if _schema_problem(client, names, spec) or _dense_dim(client, names.passages) != manifest.dim or \
-                        _props(client, names.passages).get("yuwen.vector_index") != _vector_index(len(chunks), manifest.dim)[0] or \
-                        _props(client, names.passages).get("yuwen.analyzer") != _analyzer():
-                    for n in names.all():
-                        if client.has_collection(n):
-                            client.drop_collection(n)
-                    fresh = True
-            else:
-                fresh = True
-            if fresh:
+            existing = [n for n in names.every() if client.has_collection(n)]
+            foreign = [n for n in existing if not _ours(client, n)]
+            if foreign:
+                raise StoreError(f"The Milvus store {spec} holds a collection {foreign[0]} that yuwen did not create; "
+                                 "it is left alone: index into another folder name (--index).")
+            if not existing or _rewrite_needed(client, names, spec, manifest.dim, len(chunks)):
+                for n in existing:
+                    client.drop_collection(n)
                 _create(client, names, manifest.dim, len(chunks))
-            for n in names.all():
+            elif not client.has_collection(names.df):  # written before the frequencies were stored
+                _create_df(client, names, manifest.dim, len(chunks))
+            for n in names.every():
                 _set_props(client, n, state="writing")
             analyzer = _props(client, names.passages).get("yuwen.analyzer", "jieba")
             ordinal = {a.id: i for i, a in enumerate(articles)}
+            tokens = [bm25_tokens(c.embed_text()) for c in chunks]
             p_rows, u_rows, a_rows = _rows(articles, chunks, vectors, units, sentence_vectors, sentence_chunks, ordinal,
-                                           0, analyzer, manifest.dim)
+                                           0, analyzer, manifest.dim, tokens)
+            df_rows = _df_rows(document_frequencies(tokens))
             done = {n: _sync(client, n, rows) for n, rows in ((names.articles, a_rows), (names.passages, p_rows),
-                                                               (names.units, u_rows))}
+                                                               (names.units, u_rows), (names.df, df_rows))}
             _seal(client, names, manifest, {"passages": len(p_rows), "units": len(u_rows), "articles": len(articles)})
             log.info("milvus store %s updated: %s", spec, {n: f"+{u} -{d}" for n, (u, d) in done.items()})
         except StoreError:
@@ -364,19 +406,27 @@ def write_milvus(index_dir: Path, spec: str, manifest: Manifest, articles: list[
         client.close()
 
 
+def _rewrite_needed(client, names: _Names, spec: str, dim: int, n: int) -> bool:
+    """Whether the collections must be dropped and written afresh: another schema, vector size,
+    vector index or analyser than this build's."""
+    props = _props(client, names.passages) if client.has_collection(names.passages) else {}
+    return bool(_schema_problem(client, names, spec)) or _dense_dim(client, names.passages) != dim or \
+        props.get("yuwen.vector_index") != _vector_index(n, dim)[0] or props.get("yuwen.analyzer") != _analyzer()
+
+
 def _rows(articles: list[Article], chunks: list[Chunk], vectors: np.ndarray, units: list[tuple[str, int, int]],
           sentence_vectors: np.ndarray | None, sentence_chunks: list[tuple[int, int]], ordinal: dict[str, int],
           first_unit: int, analyzer: str, dim: int, tokens: list[list[str]] | None = None
           ) -> tuple[list[dict], list[dict], list[dict]]:
     """The rows of the passages, units and articles collections for these records. ``sentence_chunks``
     pairs positions in ``units`` and ``chunks``; ``first_unit`` is the row of ``units[0]``; ``tokens``,
-    when given, are the passages' BM25 tokens (as ``tokenize`` gives them)."""
+    when given, are the passages' BM25 tokens (as ``bm25_tokens`` gives them)."""
     keys = [row_key(c.id) for c in chunks]
     p_rows = []
     for i, (c, key, v) in enumerate(zip(chunks, keys, vectors)):
         vec = np.asarray(v, dtype=np.float32)
         if tokens is not None and analyzer == "yuwen":
-            words = " ".join(_code(t) for t in tokens[i]) or _code("\u2205")
+            words = " ".join(_code(t) for t in tokens[i]) or _code(EMPTY_TOKEN)
         else:
             words = lexical_text(c.embed_text(), analyzer)
         p_rows.append({
@@ -409,13 +459,16 @@ def _rows(articles: list[Article], chunks: list[Chunk], vectors: np.ndarray, uni
 
 
 def _seal(client, names: _Names, manifest: Manifest, counts: dict[str, int]) -> None:
-    """Flush, record the manifest and a new generation, and mark every collection ready."""
-    for n in names.all():
+    """Flush, record the manifest and a new generation, and mark every collection ready. The
+    frequencies are stamped with the generation and passage count they were counted for: an
+    update by a version that does not write them leaves them visibly out of date."""
+    for n in names.every():
         client.flush(n)
     manifest.files = {k: [v, ""] for k, v in counts.items()}
-    _set_props(client, names.passages, manifest=json.dumps(asdict(manifest), ensure_ascii=False),
-               generation=str(time.time_ns()))
-    for n in names.all():
+    generation = str(time.time_ns())
+    _set_props(client, names.df, generation=generation, documents=str(counts["passages"]))
+    _set_props(client, names.passages, manifest=json.dumps(asdict(manifest), ensure_ascii=False), generation=generation)
+    for n in names.every():
         _set_props(client, n, state="ready")
 
 
@@ -442,14 +495,16 @@ class MilvusStreamWriter:
     vector indexes; those are built at the end, for the size then known. What is done is recorded
     per article in a journal beside the index folder's lock (``milvus-build.journal``, SQLite):
     a killed build resumes from it, after deleting the rows of any batch it had not recorded.
-    Until :meth:`finish` the collections are marked ``writing`` and readers refuse them."""
+    The journal also sums the BM25 document frequencies of what it records; :meth:`finish` writes
+    them. Until then the collections are marked ``writing`` and readers refuse them."""
 
     def __init__(self, index_dir: Path, spec: str, info: dict):
         import sqlite3
 
         self.index_dir, self.spec, self.dim = Path(index_dir), spec, int(info["dim"])
         self.names = _Names(index_dir)
-        self.info = json.dumps({**info, "collections": self.names.passages}, sort_keys=True)
+        # "frequencies": a journal of a version that did not count them is not resumed (it lacks their sums).
+        self.info = json.dumps({**info, "collections": self.names.passages, "frequencies": "journal"}, sort_keys=True)
         self.journal = self.index_dir / "milvus-build.journal"
         self._schemas: dict[str, dict] = {}
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -458,20 +513,21 @@ class MilvusStreamWriter:
             self.resumed = self._resumable()
             if not self.resumed:
                 self.journal.unlink(missing_ok=True)
-                foreign = [n for n in self.names.all() if self.client.has_collection(n) and not _ours(self.client, n)]
+                foreign = [n for n in self.names.every() if self.client.has_collection(n) and not _ours(self.client, n)]
                 if foreign:
                     raise StoreError(f"The Milvus store {spec} holds a collection {foreign[0]} that yuwen did not create; "
                                      "it is left alone: index into another folder name (--index).")
-                for n in self.names.all():
+                for n in self.names.every():
                     if self.client.has_collection(n):
                         self.client.drop_collection(n)
                 _create(self.client, self.names, self.dim, 0, indexed=False)
-                for n in self.names.all():
+                for n in self.names.every():
                     _set_props(self.client, n, state="writing")
             self.db = sqlite3.connect(self.journal)
             self.db.executescript("CREATE TABLE IF NOT EXISTS build_info (key TEXT PRIMARY KEY, value TEXT);"
                                   "CREATE TABLE IF NOT EXISTS build_progress (ordinal INTEGER PRIMARY KEY, "
-                                  "article_id TEXT, key TEXT, chunk_end INTEGER, sentence_end INTEGER);")
+                                  "article_id TEXT, key TEXT, chunk_end INTEGER, sentence_end INTEGER);"
+                                  "CREATE TABLE IF NOT EXISTS build_df (token TEXT PRIMARY KEY, df INTEGER NOT NULL);")
             self.db.execute("INSERT OR REPLACE INTO build_info VALUES ('info', ?)", (self.info,))
             self.db.commit()
             self.analyzer = _props(self.client, self.names.passages).get("yuwen.analyzer", "yuwen")
@@ -496,9 +552,10 @@ class MilvusStreamWriter:
                 db.close()
         except sqlite3.DatabaseError:
             return False
-        if not row or row[0] != self.info or _schema_problem(self.client, self.names, self.spec):
+        if not row or row[0] != self.info or _schema_problem(self.client, self.names, self.spec) or \
+                not self.client.has_collection(self.names.df):
             return False
-        return all(_props(self.client, n).get("yuwen.state") == "writing" for n in self.names.all())
+        return all(_props(self.client, n).get("yuwen.state") == "writing" for n in self.names.every())
 
     def _ends(self) -> tuple[int, int, int]:
         row = self.db.execute("SELECT ordinal, chunk_end, sentence_end FROM build_progress ORDER BY ordinal DESC "
@@ -512,17 +569,30 @@ class MilvusStreamWriter:
         return self._ends()
 
     def keep(self, k: int, force: bool = False) -> None:
-        """Forget every article after the first ``k``, with its rows in the collections."""
+        """Forget every article after the first ``k``, with its rows in the collections and its
+        share of the document frequencies."""
         n, _, _ = self._ends()
         if k >= n and not force:
             return
         row = self.db.execute("SELECT sentence_end FROM build_progress WHERE ordinal = ?", (k - 1,)).fetchone() \
             if k else (0,)
+        dropped = self._frequencies_of(k, n)
+        # The journal first: killed before the deletes, the next run's resume deletes the rows it
+        # no longer records; the other way round it would take articles without rows for done.
+        with self.db:
+            self.db.execute("DELETE FROM build_progress WHERE ordinal >= ?", (k,))
+            self.db.executemany("UPDATE build_df SET df = df - ? WHERE token = ?", [(c, t) for t, c in dropped.items()])
+            self.db.execute("DELETE FROM build_df WHERE df <= 0")
         self.client.delete(self.names.passages, filter=f"aord >= {int(k)}")
         self.client.delete(self.names.articles, filter=f"ordinal >= {int(k)}")
         self.client.delete(self.names.units, filter=f"ord >= {int(row[0])}")
-        with self.db:
-            self.db.execute("DELETE FROM build_progress WHERE ordinal >= ?", (k,))
+
+    def _frequencies_of(self, k: int, n: int) -> Counter:
+        """The document frequencies that the recorded articles ``k`` to ``n - 1`` added."""
+        if k >= n:
+            return Counter()
+        rows = _scan(self.client, self.names.passages, _CHUNK_FIELDS, filter=f"aord >= {int(k)} and aord < {int(n)}")
+        return document_frequencies(bm25_tokens(_chunk(r).embed_text()) for r in rows)
 
     def add(self, batch) -> None:
         """Insert one batch (a build_stream.Batch); it counts as done once this returns."""
@@ -552,8 +622,10 @@ class MilvusStreamWriter:
             c_end += per_c.get(a.id, 0)
             s_end += per_u.get(a.id, 0)
             progress.append((ordinal[a.id], a.id, key, c_end, s_end))
-        with self.db:
+        with self.db:  # what is recorded is counted, in one transaction
             self.db.executemany("INSERT INTO build_progress VALUES (?,?,?,?,?)", progress)
+            self.db.executemany("INSERT INTO build_df VALUES (?, ?) ON CONFLICT(token) DO UPDATE SET df = df + excluded.df",
+                                document_frequencies(batch.tokens).items())
 
     def finish(self, manifest: Manifest) -> None:
         """Build the vector and BM25 indexes for the size now known, record the manifest, mark ready."""
@@ -562,10 +634,11 @@ class MilvusStreamWriter:
             for name in self.names.all():
                 self.client.flush(name)
             params = _index_params(self.client, self.names, self.dim, ce)
-            for name in self.names.all():
+            for name in self.names.every():
                 _create_indexes(self.client, name, params[name])
-            for name in self.names.all():
+            for name in self.names.every():
                 _set_props(self.client, name, vector_index=_vector_index(ce, self.dim)[0])
+            self._write_frequencies()
             _seal(self.client, self.names, manifest, {"passages": ce, "units": se, "articles": n})
         except Exception as exc:
             if type(exc).__module__.startswith(("pymilvus", "grpc")):
@@ -575,6 +648,15 @@ class MilvusStreamWriter:
         self.db.close()
         self.journal.unlink(missing_ok=True)
         self.client.close()
+
+    def _write_frequencies(self) -> None:
+        """The journal's document frequencies into their collection (emptied first: a finish that
+        was killed may have written some)."""
+        self.client.delete(self.names.df, filter='id != ""')
+        schema = self.client.describe_collection(self.names.df)
+        cursor = self.db.execute("SELECT token, df FROM build_df WHERE df > 0")
+        while batch := cursor.fetchmany(4 * BATCH):
+            _insert(self.client, self.names.df, _df_rows(dict(batch)), schema)
 
     def close(self) -> None:
         try:
@@ -593,7 +675,8 @@ class MilvusStore:
     verified_fully = False
     integrity = "passage count checked on open (`rag status --check` checks every collection)"
 
-    def __init__(self, index_dir: Path, spec: str, client, names: _Names, manifest: Manifest, props: dict):
+    def __init__(self, index_dir: Path, spec: str, client, names: _Names, manifest: Manifest, props: dict,
+                 df_documents: int | None = None):
         self.index_dir, self.spec, self._client, self._names = index_dir, spec, client, names
         self.manifest = manifest
         self._generation = props.get("yuwen.generation", "")
@@ -601,12 +684,15 @@ class MilvusStore:
         self._kind = props.get("yuwen.vector_index", "FLAT")
         self._analyzer = props.get("yuwen.analyzer", "jieba")  # collections written before the choice: jieba
         # Settings that only a rewrite of the collections applies (``rag index`` then rewrites them).
+        # ``df_documents`` is None when no document frequencies were stored for these passages.
+        self._df_documents = df_documents
         self.stale_layout = self._analyzer != Settings().milvus_analyzer or \
-            self._kind != _vector_index(manifest.chunks, manifest.dim)[0]
+            self._kind != _vector_index(manifest.chunks, manifest.dim)[0] or df_documents is None
         self.server_fusion = Settings().milvus_fusion == "server"  # hybrid ranked by Milvus's RRFRanker, not ours
         self._lock = threading.Lock()
         self._next_check = time.monotonic() + 1.0
         self._articles: dict[str, Article] | None = None
+        self._article_cache: dict[str, Article] = {}
         self._all: list[dict] | None = None
         self._units: list[dict] | None = None
         self._unit_cache: dict[str, dict[tuple[int, int], np.ndarray]] = {}
@@ -641,7 +727,8 @@ class MilvusStore:
                 raise IndexIncompatibleError(
                     f"The index in {spec} has format version {manifest.format_version}; this version of yuwen reads "
                     f"version {FORMAT_VERSION}. Rebuild it: `rag index --full --store {spec}`.")
-            for n in names.all():
+            df_documents = _stored_documents(client, names, props, manifest)
+            for n in names.all() + ((names.df,) if df_documents is not None else ()):
                 client.load_collection(n, timeout=None)  # a million rows load for minutes, not the client's 10 s
             stored = int(client.query(names.passages, filter="", output_fields=["count(*)"])[0]["count(*)"])
             if stored != manifest.chunks:
@@ -652,7 +739,7 @@ class MilvusStore:
             if type(exc).__module__.startswith(("pymilvus", "grpc")):
                 raise StoreError(f"The Milvus store {spec} cannot be read ({_reason(exc)}).") from None
             raise
-        return cls(index_dir, spec, client, names, manifest, props)
+        return cls(index_dir, spec, client, names, manifest, props, df_documents)
 
     # -- searching
     def dense(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -760,20 +847,31 @@ class MilvusStore:
         return frozenset(int(r["key"]) for r in found)
 
     def articles(self) -> dict[str, Article]:
+        """Every article by id, in corpus order (one scan of the articles collection, kept)."""
         if self._articles is None:
             with self._lock:
-                rows = self._call(lambda: _scan(self._client, self._names.articles, ["article_id", "ordinal", "part", "data"]))
-            rows.sort(key=lambda r: (r["ordinal"], r["part"]))
-            out: dict[str, Article] = {}
-            pieces: dict[str, list[str]] = {}
-            for r in rows:
-                pieces.setdefault(r["article_id"], []).append(r["data"])
-            for aid, parts in pieces.items():
-                data = json.loads("".join(parts))
-                data["segments"] = [tuple(s) for s in data.get("segments", [])]
-                out[aid] = Article(**data)
-            self._articles = out
+                rows = self._call(lambda: _scan(self._client, self._names.articles, _ARTICLE_FIELDS))
+            self._articles = _join_articles(rows)
         return self._articles
+
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The articles of ``article_ids`` that the index holds, by id: one query for those not
+        fetched before (kept in a bounded cache)."""
+        ids = list(dict.fromkeys(article_ids))
+        if self._articles is not None:  # read whole already (a listing asked for them)
+            return {i: self._articles[i] for i in ids if i in self._articles}
+        have = {i: a for i in ids if (a := self._article_cache.get(i)) is not None}
+        todo = [i for i in ids if i not in have]
+        fetched: dict[str, Article] = {}
+        for i in range(0, len(todo), ARTICLES_PER_QUERY):
+            batch = json.dumps(todo[i:i + ARTICLES_PER_QUERY], ensure_ascii=False)
+            fetched.update(_join_articles(self._query(self._names.articles, f"article_id in {batch}", _ARTICLE_FIELDS)))
+        if fetched:
+            if len(self._article_cache) + len(fetched) > ARTICLE_CACHE:
+                self._article_cache.clear()
+            self._article_cache.update(fetched)
+        have.update(fetched)
+        return {i: have[i] for i in ids if i in have}
 
     def _all_units(self) -> list[dict]:
         if self._units is None:
@@ -800,6 +898,30 @@ class MilvusStore:
                 self._unit_cache.clear()
             self._unit_cache[article_id] = cached
         return cached.get((start, end))
+
+    def document_frequencies(self) -> tuple[Frequencies, int]:
+        """How many passages hold each BM25 token, and how many passages there are: read from the
+        stored table as questions need them; counted from every passage (once, slowly) for
+        collections written before the table was stored."""
+        if self._df_documents is not None:
+            return StoredFrequencies(self), self._df_documents
+        log.warning("%s holds no document frequencies for its passages (written by an older yuwen): reading every "
+                    "passage for the IDF; `rag index --index %s --store %s` stores them", self.build_name,
+                    self.index_dir, self.spec)
+        from .bm25 import index_frequencies
+
+        return index_frequencies(self.bm25)
+
+    def frequencies_of(self, tokens: Iterable[str]) -> dict[str, int]:
+        """The stored document frequency of each of ``tokens`` (0 for a token no passage holds)."""
+        keys = {df_key(t): t for t in dict.fromkeys(tokens)}
+        out = dict.fromkeys(keys.values(), 0)
+        todo = list(keys)
+        for i in range(0, len(todo), TOKENS_PER_QUERY):
+            batch = json.dumps(todo[i:i + TOKENS_PER_QUERY])
+            for r in self._query(self._names.df, f"id in {batch}", ["id", "df"]):
+                out[keys[r["id"]]] = int(r["df"])
+        return out
 
     @property
     def bm25(self):
@@ -828,12 +950,13 @@ class MilvusStore:
 
     def counts(self) -> dict[str, int]:
         n = {name: self._count(name) for name in self._names.all()}
-        return {"articles": len(self.articles()), "chunk_rows": n[self._names.passages], "vectors": n[self._names.passages],
+        articles = self._count(self._names.articles, "part == 0")  # one row of part 0 per article
+        return {"articles": articles, "chunk_rows": n[self._names.passages], "vectors": n[self._names.passages],
                 "bm25_documents": n[self._names.passages], "sentences": n[self._names.units],
                 "sentence_vectors": n[self._names.units]}
 
-    def _count(self, name: str) -> int:
-        return int(self._query(name, "", ["count(*)"])[0]["count(*)"])
+    def _count(self, name: str, filter: str = "") -> int:
+        return int(self._query(name, filter, ["count(*)"])[0]["count(*)"])
 
     def check(self) -> list[str]:
         """Every disagreement between the collections and the manifest: counts, passages of no
@@ -865,6 +988,59 @@ class MilvusStore:
             self._client.close()
         except Exception:
             log.debug("closing the Milvus client failed", exc_info=True)
+
+
+def _stored_documents(client, names: _Names, props: dict, manifest: Manifest) -> int | None:
+    """The number of documents of the stored document frequencies when they were counted for
+    these passages (same generation, as many documents as passages); None otherwise."""
+    if not client.has_collection(names.df):
+        return None
+    df_props = _props(client, names.df)
+    if df_props.get("yuwen.schema") != SCHEMA_VERSION or df_props.get("yuwen.state") != "ready" or \
+            df_props.get("yuwen.generation") != props.get("yuwen.generation") or \
+            df_props.get("yuwen.documents") != str(manifest.chunks):
+        return None
+    return manifest.chunks
+
+
+class StoredFrequencies:
+    """Document frequencies read from a Milvus store's table as they are asked for: the words of
+    one question in one query, kept in a bounded cache."""
+
+    def __init__(self, store: "MilvusStore"):
+        self._store = store
+        self._cache: dict[str, int] = {}
+
+    def prefetch(self, tokens: Iterable[str]) -> dict[str, int]:
+        """The frequencies of ``tokens``, those not read before in one query."""
+        tokens = list(dict.fromkeys(tokens))
+        have = {t: n for t in tokens if (n := self._cache.get(t)) is not None}
+        fresh = self._store.frequencies_of(t for t in tokens if t not in have)
+        if fresh:
+            if len(self._cache) + len(fresh) > DF_CACHE:
+                self._cache.clear()
+            self._cache.update(fresh)
+        return {**have, **fresh}
+
+    def get(self, token: str, default: int | None = None) -> int | None:
+        n = self._cache.get(token)
+        if n is None:
+            n = self.prefetch([token])[token]
+        return n if n > 0 else default
+
+
+def _join_articles(rows: list[dict]) -> dict[str, Article]:
+    """The articles whose pieces are ``rows``, in corpus order."""
+    rows = sorted(rows, key=lambda r: (r["ordinal"], r["part"]))
+    pieces: dict[str, list[str]] = {}
+    for r in rows:
+        pieces.setdefault(r["article_id"], []).append(r["data"])
+    out: dict[str, Article] = {}
+    for aid, parts in pieces.items():
+        data = json.loads("".join(parts))
+        data["segments"] = [tuple(s) for s in data.get("segments", [])]
+        out[aid] = Article(**data)
+    return out
 
 
 def _chunk(r: dict) -> Chunk:

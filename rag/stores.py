@@ -13,6 +13,7 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from .documents import Article, Chunk
+from .lexical import Frequencies
 from .store import IndexMissingError, IndexReader, Manifest, write_local
 
 
@@ -41,7 +42,16 @@ class Store(Protocol):
     def chunks(self, rows: Iterable[int]) -> list[Chunk]: ...
     def all_chunks(self) -> list[Chunk]: ...
     def rows_of_articles(self, article_ids: Iterable[str]) -> frozenset[int]: ...
-    def articles(self) -> dict[str, Article]: ...
+    def articles(self) -> dict[str, Article]:
+        """Every article by id, in corpus order: a full read, for listings and index updates."""
+
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The articles of ``article_ids`` that the index holds, by id: what one question reads."""
+
+    def document_frequencies(self) -> tuple[Frequencies, int]:
+        """How many passages hold each BM25 token (``tokenize``'s), and how many passages there
+        are: what the answer layer's IDF is computed from."""
+
     def sentence_vector(self, article_id: str, start: int, end: int) -> np.ndarray | None: ...
     def sentence_spans(self) -> list[tuple[str, int, int]]: ...
     def stored_sentence_vectors(self) -> np.ndarray | None: ...

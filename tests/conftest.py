@@ -34,6 +34,20 @@ def engine_over(pages: dict[str, str], root: Path, embedder: str):
     return Engine.open(root / "index", root / "corpus", embedder=embedder)
 
 
+def assert_idf_counts_the_passages(idf, passages) -> None:
+    """``idf`` (an IdfTable) gives, token for token, the IDF of a bm25s index over ``passages``
+    (chunks), as the local store builds it; and the highest IDF to a word no passage holds."""
+    from rag.answer import IdfTable
+    from rag.bm25 import build_bm25
+
+    index = build_bm25([c.embed_text() for c in passages])
+    want = IdfTable(index)
+    tokens = [*index.vocab_dict, "从未出现过的词"]
+    idf.prefetch(tokens)
+    assert (idf.n_docs, idf.max_idf) == (want.n_docs, want.max_idf)
+    assert {t: idf(t) for t in tokens} == {t: want(t) for t in tokens}
+
+
 @pytest.fixture
 def mini_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import MINI_PAGES
+from tests.conftest import MINI_PAGES, assert_idf_counts_the_passages
 
 from rag.chunking import ChunkSettings, chunk_article
 from rag.units import answer_units
@@ -115,6 +115,18 @@ def _same(a: dict, b: dict) -> None:
     assert a["ids"] == b["ids"] and a["texts"] == b["texts"] and a["sentences"] == b["sentences"]
     assert np.array_equal(a["vectors"], b["vectors"]) and np.array_equal(a["sentence_vectors"], b["sentence_vectors"])
     assert a["bm25"] == b["bm25"] and a["counts"] == b["counts"]
+
+
+def _assert_stored_idf(index: Path, corpus: Path) -> None:
+    """The Milvus index's stored document frequencies give the IDF of its passages."""
+    from rag.store_milvus import StoredFrequencies
+
+    engine = Engine.open(index, corpus, embedder="hash")
+    try:
+        assert isinstance(engine.idf.df, StoredFrequencies)
+        assert_idf_counts_the_passages(engine.idf, engine.reader.all_chunks())
+    finally:
+        engine.reader.close()
 
 
 def _answers(index: Path, corpus: Path) -> list:
@@ -238,11 +250,28 @@ def test_milvus_build_killed_after_batches_resumes_to_the_same_index(tmp_path, c
     assert m.update["resumed"] > 0
     _same(_snapshot(index), _snapshot(tmp_path / "whole"))
     assert _answers(index, corpus) == _answers(tmp_path / "whole", corpus)
+    _assert_stored_idf(index, corpus)
     milvus = _snapshot(index)
     monkeypatch.setenv("YUWEN_STORE", "local")
     build_index(corpus, tmp_path / "local", embedder="hash")
     local = _snapshot(tmp_path / "local")
     assert local["ids"] == milvus["ids"] and local["bm25"] == milvus["bm25"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("milvus_lite") is None, reason="needs milvus-lite")
+def test_milvus_resume_redoes_what_changed_and_recounts_its_frequencies(tmp_path, corpus, hash_embedder, monkeypatch):
+    monkeypatch.setenv("YUWEN_STORE", f"milvus-lite://{tmp_path}/stream.db")
+    index = tmp_path / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=5))
+        load_embedder.cache_clear()
+        with pytest.raises(Killed):
+            stream_index(corpus, index, embedder="hash", batch=4)
+    load_embedder.cache_clear()
+    (corpus / "b.txt").write_text(PAGES["b.txt"].replace("12公斤", "15公斤"), "utf-8")
+    m = stream_index(corpus, index, embedder="hash", batch=4)
+    assert m.update["resumed"] == 1  # a-01 kept; b-01 and what followed it forgotten and written again
+    _assert_stored_idf(index, corpus)
 
 
 def test_rag_index_stream_builds_in_batches_and_says_so(tmp_path, corpus, hash_embedder, capsys):

@@ -11,13 +11,14 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from tests.conftest import MINI_PAGES  # noqa: E402
+from tests.conftest import MINI_PAGES, assert_idf_counts_the_passages  # noqa: E402
 
+import rag.store_milvus as store_milvus  # noqa: E402
 from rag.cli import main  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.indexing import add_to_index, build_index, remove_from_index  # noqa: E402
 from rag.store import IndexDamagedError, IndexIncompatibleError, IndexMissingError  # noqa: E402
-from rag.store_milvus import MilvusStore, collection_prefix, connect  # noqa: E402
+from rag.store_milvus import MilvusStore, StoredFrequencies, collection_prefix, connect  # noqa: E402
 
 PAGES = {
     **MINI_PAGES,
@@ -78,6 +79,9 @@ def fresh(tmp_path, monkeypatch, minilm):
     return corpus, tmp_path / "index", spec
 
 
+# The tests of the module's shared index stay together, first: pymilvus keeps one connection per
+# milvus-lite file, and one left idle for over 30 s is health-checked and reconnected on its next
+# use, which now and then fails on a loaded machine (`Fail connecting to server`).
 def test_an_index_built_in_milvus_lite_is_searched_there(milvus_engine):
     assert isinstance(milvus_engine.reader, MilvusStore)
     assert "LiDAR" in milvus_engine.search("LiDAR", k=1, mode="bm25")[0].chunk.text
@@ -117,6 +121,57 @@ def test_server_side_rrf_fuses_dense_and_bm25(milvus_engine):
     assert all(a[1] >= b[1] for a, b in zip(fused, fused[1:]))
 
 
+def test_server_fusion_ranks_hybrid_search_by_milvus(both, monkeypatch):
+    corpus, _, index, spec = both
+    monkeypatch.setenv("YUWEN_STORE", spec)
+    monkeypatch.setenv("YUWEN_MILVUS_FUSION", "server")
+    engine = Engine.open(index, corpus, embedder="minilm")
+    q = QUESTIONS[0]
+    want = [key for key, _ in engine.reader.hybrid(engine.query_vector(q), q, 50)][:3]
+    assert [h.row for h in engine.search(q, k=3)] == want
+    engine.reader.close()
+
+
+@pytest.fixture
+def scans(monkeypatch) -> list[str]:
+    """The collections read whole (scanned) while the test runs."""
+    seen: list[str] = []
+    scan = store_milvus._scan
+
+    def counted(client, name, fields, filter=""):
+        seen.append(name)
+        return scan(client, name, fields, filter)
+
+    monkeypatch.setattr(store_milvus, "_scan", counted)
+    return seen
+
+
+def test_answering_reads_no_collection_whole(milvus_engine, scans):
+    for q in QUESTIONS:
+        milvus_engine.ask(q)
+    reader = milvus_engine.reader
+    assert scans == []
+    assert reader._all is None and reader._articles is None and reader._bm25 is None
+
+
+def test_an_article_is_fetched_by_its_id_alone(milvus_engine, local_engine, scans):
+    for a in local_engine.articles():
+        assert milvus_engine.article(a.id) == a
+    with pytest.raises(KeyError):
+        milvus_engine.article("no-such-article")
+    assert scans == []
+
+
+def test_the_counts_read_no_article(milvus_engine, local_engine, scans):
+    assert milvus_engine.reader.counts()["articles"] == local_engine.reader.counts()["articles"] == len(PAGES)
+    assert scans == []
+
+
+def test_the_stored_idf_equals_the_local_stores_token_for_token(milvus_engine, local_engine):
+    assert isinstance(milvus_engine.idf.df, StoredFrequencies)
+    assert_idf_counts_the_passages(milvus_engine.idf, local_engine.reader.all_chunks())
+
+
 def test_cli_index_then_ask_answers_like_the_local_store(tmp_path, capsys, minilm):
     corpus = _corpus(tmp_path, PAGES)
     spec = f"milvus-lite://{tmp_path}/cli.db"
@@ -148,6 +203,64 @@ def test_add_and_remove_upsert_and_delete_only_what_changed(fresh, tmp_path):
     assert m.update["removed"] == ["a-01"]
     assert all(h.chunk.file != "a.txt" for h in engine.search("滨江大桥", k=5))
     assert engine.reader.check() == [] and engine.reader.counts()["articles"] == 2
+    engine.reader.close()
+
+
+def test_an_article_stored_in_pieces_is_fetched_whole(tmp_path, monkeypatch, minilm):
+    monkeypatch.setattr(store_milvus, "PIECE_CHARS", 40)
+    corpus = _corpus(tmp_path, PAGES)
+    monkeypatch.setenv("YUWEN_STORE", f"milvus-lite://{tmp_path}/pieces.db")
+    build_index(corpus, tmp_path / "index", embedder="minilm")
+    engine = Engine.open(tmp_path / "index", corpus, embedder="minilm")
+    whole = dict(engine.reader.articles())
+    engine.reader._articles = None  # forget the full read: fetch by id
+    assert engine.reader.articles_of(reversed(list(whole))) == whole
+    engine.reader.close()
+
+
+def test_the_stored_idf_follows_an_added_and_a_removed_article(fresh, tmp_path):
+    corpus, index, _ = fresh
+    page = tmp_path / "inbox" / "e.txt"
+    page.parent.mkdir()
+    page.write_text(NEW_PAGE, "utf-8")
+    for update in (lambda: add_to_index([page], corpus, index, embedder="minilm"),
+                   lambda: remove_from_index(["a.txt"], corpus, index, embedder="minilm")):
+        update()
+        engine = Engine.open(index, corpus, embedder="minilm")
+        assert isinstance(engine.idf.df, StoredFrequencies)
+        assert_idf_counts_the_passages(engine.idf, engine.reader.all_chunks())
+        engine.reader.close()
+
+
+def _frequencies_lost(spec: str, index: Path, how: str) -> None:
+    """Make the index look written by a version that stored no frequencies, or updated by one."""
+    client = connect(spec)
+    name = f"{collection_prefix(index)}_df"
+    if how == "dropped":
+        client.drop_collection(name)
+    else:
+        client.alter_collection_properties(name, properties={"yuwen.generation": "1"})
+    client.close()
+
+
+@pytest.mark.parametrize("how", ["dropped", "out of date"])
+def test_an_index_without_its_frequencies_counts_them_and_says_so(fresh, how, caplog):
+    corpus, index, spec = fresh
+    _frequencies_lost(spec, index, how)
+    engine = Engine.open(index, corpus, embedder="minilm")
+    assert_idf_counts_the_passages(engine.idf, engine.reader.all_chunks())
+    assert "holds no document frequencies" in caplog.text
+    assert engine.reader.stale_layout
+    engine.reader.close()
+
+
+def test_rag_index_stores_the_frequencies_an_index_lacks_without_embedding(fresh):
+    corpus, index, spec = fresh
+    _frequencies_lost(spec, index, "dropped")
+    assert build_index(corpus, index, embedder="minilm").update["embedded_texts"] == 0
+    engine = Engine.open(index, corpus, embedder="minilm")
+    assert not engine.reader.stale_layout and isinstance(engine.idf.df, StoredFrequencies)
+    assert_idf_counts_the_passages(engine.idf, engine.reader.all_chunks())
     engine.reader.close()
 
 
@@ -219,17 +332,6 @@ def test_the_store_flag_lasts_only_for_its_command(tmp_path, monkeypatch):
     monkeypatch.delenv("YUWEN_STORE", raising=False)
     main(["ask", "大桥有多长？", "--index", str(tmp_path / "index"), "--store", "ftp://example"])
     assert "YUWEN_STORE" not in os.environ
-
-
-def test_server_fusion_ranks_hybrid_search_by_milvus(both, monkeypatch):
-    corpus, _, index, spec = both
-    monkeypatch.setenv("YUWEN_STORE", spec)
-    monkeypatch.setenv("YUWEN_MILVUS_FUSION", "server")
-    engine = Engine.open(index, corpus, embedder="minilm")
-    q = QUESTIONS[0]
-    want = [key for key, _ in engine.reader.hybrid(engine.query_vector(q), q, 50)][:3]
-    assert [h.row for h in engine.search(q, k=3)] == want
-    engine.reader.close()
 
 
 def test_another_analyzer_rewrites_the_collections_and_reuses_the_vectors(fresh, monkeypatch):

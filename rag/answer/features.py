@@ -13,7 +13,7 @@ from typing import Sequence
 import jieba.posseg as pseg
 import numpy as np
 
-from ..lexical import tokenize
+from ..lexical import Frequencies, tokenize
 from ..questions import QuestionKind
 from ..rules import rule_on
 
@@ -117,24 +117,39 @@ def question_bigrams(question: str) -> frozenset[str]:
 
 
 class IdfTable:
-    """Inverse document frequency of the index's BM25 vocabulary."""
+    """Inverse document frequency of the index's BM25 vocabulary, from a bm25s index or from each
+    token's document frequency (``df``) and the number of documents (``n_docs``)."""
 
-    def __init__(self, bm25):
-        self.n_docs = max(1, int(bm25.scores.get("num_docs", 1)))
-        self.df = np.diff(np.asarray(bm25.scores["indptr"]))
-        self.vocab = bm25.vocab_dict
+    def __init__(self, bm25=None, *, df: Frequencies | None = None, n_docs: int = 1):
+        if bm25 is not None:
+            from ..bm25 import index_frequencies
+
+            df, n_docs = index_frequencies(bm25)
+        if df is None:
+            raise TypeError("IdfTable needs a bm25s index, or df and n_docs")
+        self.df = df
+        self.n_docs = max(1, int(n_docs))
         self.max_idf = math.log(1 + (self.n_docs + 0.5) / 0.5)
 
+    @classmethod
+    def from_counts(cls, df: Frequencies, n_docs: int) -> "IdfTable":
+        """The table of a corpus of ``n_docs`` documents whose token ``t`` is in ``df.get(t)`` of them."""
+        return cls(df=df, n_docs=n_docs)
+
     def __call__(self, token: str) -> float:
-        i = self.vocab.get(token)
-        if i is None or i >= len(self.df):
+        df = self.df.get(token) or 0
+        if df <= 0:
             return self.max_idf  # unseen in the corpus: as specific as a term can be
-        df = float(self.df[i])
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def known(self, token: str) -> bool:
-        i = self.vocab.get(token)
-        return i is not None and i < len(self.df) and self.df[i] > 0
+        return (self.df.get(token) or 0) > 0
+
+    def prefetch(self, tokens: Sequence[str]) -> None:
+        """Have the frequencies of ``tokens`` at hand: a table kept in a store reads them in one call."""
+        fetch = getattr(self.df, "prefetch", None)
+        if fetch is not None:
+            fetch(tokens)
 
 
 @dataclass
@@ -205,6 +220,8 @@ class QuestionView:
         if rule_on("frame_words"):
             topic |= FRAME_WORDS
         tokens = tuple(t for t in dict.fromkeys(tokenize(kind.text)) if t not in topic) or tuple(dict.fromkeys(tokenize(kind.text)))
+        if isinstance(idf, IdfTable):
+            idf.prefetch(tokens)
         weights = {t: idf(t) for t in tokens}
         return cls(kind, tokens, weights, sum(weights.values()) or 1.0, tuple(normalise(c.text) for c in kind.constraints),
                    question_bigrams(kind.text))

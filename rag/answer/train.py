@@ -41,9 +41,10 @@ class Asked:
     near_miss: bool = False  # asked as its near-miss twin (gold visible, one constraint changed): a negative
 
 
-def _read(engine, question: str, kind, qv, articles: dict, k: int, hidden: tuple[str, ...] = ()):
+def _read(engine, question: str, kind, qv, k: int, hidden: tuple[str, ...] = ()):
     """Retrieve for ``question`` and read its candidate units: (hits, units, question view, unit rows)."""
     hits = engine.search(question, k=k, hidden=hidden)
+    articles = engine.reader.articles_of(h.chunk.article_id for h in hits)
     units, neighbours = candidate_units(hits, articles)
     embed_units(units, qv, engine.embedder, engine.reader.sentence_vector)
     view, rows = score_units(kind, units, neighbours, hits, articles, engine.idf, _UNSCORED)
@@ -57,7 +58,6 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
     Hidden questions whose answer still stands in a sibling passage (``still``) are left out."""
     twins = twins or {}
     out: list[Asked] = []
-    articles = engine.reader.articles()
     idf = engine.idf
     for n, item in enumerate(questions):
         gold = set(item["passage_ids"])
@@ -67,7 +67,7 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
         for hidden in (False, True):
             if hidden and item["id"] in still:
                 continue
-            hits, units, view, rows = _read(engine, item["question"], kind, qv, articles, k, tuple(gold) if hidden else ())
+            hits, units, view, rows = _read(engine, item["question"], kind, qv, k, tuple(gold) if hidden else ())
             holds = [any(a in normalise(u.text) for a in answers) for u in units]
             if hidden and any(holds):
                 continue  # another passage states the answer too: not a clean negative
@@ -79,7 +79,7 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
         twin = twins.get(item["id"])
         if twin is not None:
             hits, units, view, rows = _read(engine, twin.question, analyse(twin.question),
-                                            engine.query_vector(twin.question), articles, k)
+                                            engine.query_vector(twin.question), k)
             out.append(Asked(item["id"], False, False, view, units, rows, np.zeros(len(units), dtype=np.float32), hits,
                              idf, near_miss=True))
         if progress:
