@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "on top (default 0.01)")
     p.add_argument("--no-joins", action="store_true",
                    help="fit without the neighbour-join models (the sentence before or after the best one)")
+    p.add_argument("--unit-trees", action="store_true",
+                   help="grow boosted trees from the linear unit scores (measured as a trade, so off by default: model card)")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -613,10 +615,11 @@ def cmd_train(args) -> int:
     command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
                f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else "")
                + (" --no-near-miss" if args.no_near_miss else f" --constraint-false-refusals {args.constraint_false_refusals}")
-               + (" --no-joins" if args.no_joins else ""))
+               + (" --no-joins" if args.no_joins else "") + (" --unit-trees" if args.unit_trees else ""))
     reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
                    evidence_model=args.evidence_model, near_miss=not args.no_near_miss,
                    constraint_false_refusals=args.constraint_false_refusals, joins=not args.no_joins,
+                   unit_trees=args.unit_trees,
                    progress=lambda d, t: bar.update(1),
                    card={"command": command, "embedder": engine.manifest.embedder_id})
     bar.close()

@@ -9,8 +9,17 @@ import json
 import numpy as np
 import pytest
 
-from rag.answer.reader import Reader, ReaderError, load_reader
-from rag.answer.train import TREE_PARAMS, _fit_trees, collect, evidence_rows, fit_reader, out_of_fold
+from rag.answer.reader import Boosted, Linear, Reader, ReaderError, load_reader
+from rag.answer.train import (
+    TREE_PARAMS,
+    _fit_listwise,
+    _fit_trees,
+    _fit_unit_trees,
+    collect,
+    evidence_rows,
+    fit_reader,
+    out_of_fold,
+)
 from rag.bench import article_texts, ensure_bench_index, load_bench, open_bench_engine, still_answerable
 from rag.nearmiss import twins
 
@@ -245,3 +254,42 @@ def test_join_models_load_back_equal(asked, tmp_path):
     row = np.linspace(0, 1, n)
     assert back.join_probability(row, -1) == pytest.approx(reader.join_probability(row, -1))
     assert back.join_probability(row, 1) == 0.0
+
+
+def _interaction_groups(seed: int, n: int = 300) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Questions of eight units each, whose answer is the unit where two features agree in sign
+    (an interaction no linear score can read), with a third feature that helps a little."""
+    rng = np.random.default_rng(seed)
+    groups = []
+    for _ in range(n):
+        x = rng.normal(size=(8, 3))
+        score = np.where(x[:, 0] * x[:, 1] > 0, 2.0, 0.0) + 0.3 * x[:, 2] + rng.normal(scale=0.3, size=8)
+        y = np.zeros(8)
+        y[int(np.argmax(score))] = 1.0
+        groups.append((x, y))
+    return groups
+
+
+def test_trees_grown_from_the_linear_unit_scores_pick_the_answer_unit_more_often_on_new_questions():
+    names = ("a", "b", "c")
+    fit, new = _interaction_groups(0), _interaction_groups(1)
+    linear = _fit_listwise(fit, names)
+    boosted = Boosted(names, linear, _fit_unit_trees(fit, linear, rounds=60))
+
+    def top1(model):
+        return np.mean([y[int(np.argmax(model.logits(x)))] for x, y in new])
+
+    assert top1(boosted) > top1(linear) + 0.1
+
+
+def test_unit_trees_are_fitted_only_when_asked_for(asked):
+    assert isinstance(fit_reader(asked).unit, Linear)
+    assert isinstance(fit_reader(asked, unit_trees=True).unit, Boosted)
+
+
+def test_a_reader_with_unit_trees_loads_back_equal(asked, tmp_path):
+    reader = fit_reader(asked, unit_trees=True)
+    loaded = load_reader(str(reader.save(tmp_path / "reader.json")))
+    assert loaded.as_dict() == reader.as_dict()
+    rows = np.concatenate([a.rows for a in asked if len(a.rows)])
+    assert np.allclose(loaded.unit_scores(rows), reader.unit_scores(rows), atol=1e-4)

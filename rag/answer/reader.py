@@ -1,5 +1,5 @@
-"""The learned reader: a linear model that scores each candidate unit (does it hold the answer?)
-and one (logistic, or boosted trees) that gives the calibrated probability that the retrieved
+"""The learned reader: a linear model (with boosted trees grown from its scores) that scores each
+candidate unit (does it hold the answer?) and one (logistic, or boosted trees) that gives the calibrated probability that the retrieved
 evidence answers the question. Both are plain numbers in ``reader.json`` beside this file, fitted
 by ``rag train``; scoring is a dot product or a walk down small trees in numpy, so answering needs
 no machine-learning library."""
@@ -149,10 +149,35 @@ class Blend:
         return cls(tuple(d["features"]), members)
 
 
-def _model_from_dict(d: dict, expected: tuple[str, ...]) -> "Linear | Trees | Blend":
+@dataclass(frozen=True)
+class Boosted:
+    """A linear model's logit plus boosted trees grown from it (the trees add what the linear
+    scores miss, e.g. which of two close units holds the answer)."""
+
+    features: tuple[str, ...]
+    base: Linear
+    trees: Trees
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        return self.base.logits(rows) + self.trees.logits(rows)
+
+    def as_dict(self) -> dict:
+        return {"kind": "boosted", "features": list(self.features), "base": self.base.as_dict(), "trees": self.trees.as_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict, expected: tuple[str, ...]) -> "Boosted":
+        if tuple(d["features"]) != expected:
+            raise ReaderError(f"the reader was fitted on features {d['features']}, but this version computes "
+                              f"{list(expected)}: refit it with `rag train`")
+        return cls(tuple(d["features"]), Linear.from_dict(d["base"], expected), Trees.from_dict(d["trees"], expected))
+
+
+def _model_from_dict(d: dict, expected: tuple[str, ...]) -> "Linear | Trees | Blend | Boosted":
     kind = d.get("kind", "linear")
     if kind == "blend":
         return Blend.from_dict(d, expected)
+    if kind == "boosted":
+        return Boosted.from_dict(d, expected)
     return Trees.from_dict(d, expected) if kind == "trees" else Linear.from_dict(d, expected)
 
 
@@ -167,7 +192,7 @@ class Reader:
     is the evidence model's, lowered where the constraint model is below its own threshold's
     scale, so that ``probability < threshold`` is exactly "either model declines"."""
 
-    unit: Linear
+    unit: Linear | Boosted
     evidence: Linear | Trees | Blend
     threshold: float = 0.5  # below this answer probability the reply is a refusal
     margin: float = 1.0  # further units join the best one when their logit is within this
@@ -234,7 +259,7 @@ class Reader:
     @classmethod
     def from_dict(cls, d: dict) -> "Reader":
         return cls(
-            unit=Linear.from_dict(d["unit"], UNIT_FEATURES),
+            unit=_model_from_dict(d["unit"], UNIT_FEATURES),
             evidence=_model_from_dict(d["evidence"], EVIDENCE_FEATURES),
             threshold=float(d.get("threshold", 0.5)),
             margin=float(d.get("margin", 1.0)),

@@ -1,0 +1,281 @@
+"""What the learned reader could still gain from more signals of the kinds it reads, measured on
+features collected once: every probe is fitted on the fitting set and read on the validation set
+(never on cmrc2018). Each probe is set beside the same fit without it.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/reader_probes.py [--fit ../shared/bench/drcd_test]
+        [--check ../shared/bench/drcd_dev] [--cache DIR] [--out probes.json]
+
+- ``trees``: listwise boosted regression trees over the 30 unit features, grown from the linear
+  scores by Newton steps on the per-question softmax loss (15 leaves, ≥ 100 units a leaf, leaf
+  values shrunk by λ = 20, step 0.3), read after 25 to 300 rounds;
+- ``slot``: five features of the question's wh-slot (the words just before and just after
+  什么/哪/谁/多少/几… found in the unit, both in order with a gap for the answer, or in reverse),
+  as unit features and, from the three best units, as evidence features;
+- ``vectors``: the 384 products of the question's and the unit's e5 vectors as unit features
+  (a learned weighting of the cosine), at three strengths of the L2 penalty;
+- ``cross_encoder``: the time of one forward pass of the bundled e5-small over 1, 3 and 5
+  (question, unit) pairs on one core: the cost of reading candidates with a cross-encoder.
+
+Unit probes report top-1 (the best-scored unit holds a gold answer) and the share of answerable
+questions whose answer (the units within the widest margin whose median answer is ≤ 55
+characters) holds one; evidence probes the AUC and the hidden-gold questions refused at the cut
+that refuses 3 % of the answerable ones (read on the validation set itself: a comparison of
+signals, not a threshold). The first run collects features (about 8 minutes a set with the
+benchmark index cached) into ``--cache``; later runs read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+WH = re.compile(r"为什么|为何|什么|哪[一-龥]?|谁|多少|几|何[时处地年人种]|怎样|如何|怎么")
+END = re.compile(r"[？?。！!，,\s]*(?:吗|呢)?[？?。！!\s]*$")
+MEDIAN_CHARS = 55
+
+
+def _collected(folder: Path, cache: Path):
+    """(asked questions, question texts by id, vectors by (id, hidden)) of one benchmark, cached."""
+    from rag.answer.reader import Reader
+    from rag.answer.train import collect
+    from rag.bench import ensure_bench_index, load_bench, open_bench_engine, still_answerable
+    from rag.chunking import ChunkSettings
+
+    bench = load_bench(folder)
+    path = cache / f"{bench.name}-{bench.passages_sha256[:12]}.pkl"
+    texts = {q["id"]: q["question"] for q in bench.questions}
+    if path.exists():
+        asked, idf, vectors = pickle.loads(path.read_bytes())
+    else:
+        index_dir, _ = ensure_bench_index(bench, chunking=ChunkSettings())
+        engine = open_bench_engine(index_dir, chunking=ChunkSettings(), model=Reader.untrained())
+        t = time.perf_counter()
+        asked = collect(engine, bench.questions, still_answerable(bench))
+        idf = engine.idf
+        vectors = {}
+        for a in asked:
+            qv = np.asarray(engine.query_vector(texts[a.qid]), np.float32)
+            uv = [engine.reader.sentence_vector(u.article_id, u.start, u.end) for u in a.units]
+            missing = [i for i, v in enumerate(uv) if v is None]
+            for i, v in zip(missing, engine.embedder.encode_passages([a.units[i].text for i in missing]) if missing else []):
+                uv[i] = v
+            vectors[(a.qid, a.hidden)] = (qv, np.asarray(uv, np.float32).reshape(len(a.units), -1))
+            a.idf = None
+        print(f"collected {bench.name}: {len(asked)} asked in {time.perf_counter() - t:.0f} s", flush=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps((asked, idf, vectors)))
+        tmp.replace(path)
+    for a in asked:
+        a.idf = idf
+    return asked, texts, vectors
+
+
+def slot_features(question: str, unit: str) -> list[float]:
+    """The wh-slot of ``question`` in ``unit``: shares of the words before and after it found,
+    both found in order with a gap of 1–30 characters, both found in reverse, one side found at an end."""
+    from rag.answer.features import normalise
+
+    q, u = END.sub("", normalise(question)), normalise(unit)
+    m = WH.search(q)
+    if not m:
+        return [0.0] * 5
+    left, right = q[:m.start()], q[m.end():]
+    ln, lstart, lend = next(((n, i, i + n) for n in range(min(len(left), 8), 1, -1)
+                             if (i := u.rfind(left[-n:])) >= 0), (0, -1, -1))
+    rn, rstart, rend = next(((n, i, i + n) for n in range(min(len(right), 8), 1, -1)
+                             if (i := u.find(right[:n])) >= 0), (0, -1, -1))
+    both = ln >= 2 and rn >= 2
+    return [ln / min(len(left), 8) if left else 0.0, rn / min(len(right), 8) if right else 0.0,
+            float(both and 0 < rstart - lend <= 30), float(both and 0 < lstart - rend <= 30),
+            float((ln >= 2 and not right) or (rn >= 2 and not left))]
+
+
+def _answer_hit(groups, scores) -> tuple[float, float]:
+    """(margin, share of questions whose margin answer holds gold) at the widest margin with median ≤ 55."""
+    from rag.answer.train import MARGINS, _chosen
+
+    best = (0.0, 0.0)
+    for m in MARGINS:
+        chosen = [_chosen(a, s, m) for a, s in zip(groups, scores)]
+        lengths = [sum(len(a.units[i].text) for i in c) for a, c in zip(groups, chosen)]
+        if np.median(lengths) <= MEDIAN_CHARS:
+            best = (m, float(np.mean([any(a.labels[i] > 0 for i in c) for a, c in zip(groups, chosen)])))
+    return best
+
+
+def _unit_report(groups, scores) -> dict:
+    margin, hit = _answer_hit(groups, scores)
+    top1 = float(np.mean([a.labels[int(np.argmax(s))] > 0 for a, s in zip(groups, scores)]))
+    return {"top1": round(top1, 4), "answer_holds_gold": round(hit, 4), "margin": margin}
+
+
+def _listwise(fit, check, columns, names, l2=1e-3):
+    from rag.answer.train import _fit_listwise
+
+    model = _fit_listwise([(columns(a), a.labels) for a in fit], names, l2=l2)
+    return model, [model.logits(columns(a)) for a in check]
+
+
+def probe_trees(fit, check, rounds=(25, 50, 100, 200, 300), lam=20.0, step=0.3) -> dict:
+    from sklearn.tree import DecisionTreeRegressor
+
+    from rag.answer.features import UNIT_FEATURES
+
+    model, base_check = _listwise(fit, check, lambda a: a.rows, UNIT_FEATURES)
+    x = np.concatenate([a.rows for a in fit])
+    xc = np.concatenate([a.rows for a in check])
+    pos = np.concatenate([a.labels for a in fit]).astype(np.float64)
+    sizes = np.array([len(a.rows) for a in fit])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    gid = np.repeat(np.arange(len(fit)), sizes)
+    target = pos / np.add.reduceat(pos, starts)[gid]
+    s = np.concatenate([model.logits(a.rows) for a in fit])
+    sc = np.concatenate(base_check)
+    cuts = np.cumsum([len(a.rows) for a in check])[:-1]
+    out = {"without": _unit_report(check, base_check)}
+    for r in range(1, max(rounds) + 1):
+        e = np.exp(s - np.maximum.reduceat(s, starts)[gid])
+        p = e / np.add.reduceat(e, starts)[gid]
+        g, h = p - target, np.maximum(p * (1 - p), 1e-6)
+        tree = DecisionTreeRegressor(max_leaf_nodes=15, min_samples_leaf=100, random_state=0).fit(x, -g / h, sample_weight=h)
+        leaf = tree.apply(x)
+        value = np.bincount(leaf, -g, leaf.max() + 1) / (np.bincount(leaf, h, leaf.max() + 1) + lam)
+        s += step * value[leaf]
+        sc += step * value[np.minimum(tree.apply(xc), len(value) - 1)]
+        if r in rounds:
+            out[f"{r} rounds"] = _unit_report(check, np.split(sc, cuts))
+    return out
+
+
+def probe_slot(fit, check, texts) -> dict:
+    from rag.answer.features import UNIT_FEATURES
+
+    for a in fit + check:
+        a.slot = np.asarray([slot_features(texts[a.qid], u.text) for u in a.units]).reshape(len(a.units), 5)
+    _, base = _listwise(fit, check, lambda a: a.rows, UNIT_FEATURES)
+    _, with_slot = _listwise(fit, check, lambda a: np.hstack([a.rows, a.slot]), UNIT_FEATURES + tuple(f"slot{i}" for i in range(5)))
+    return {"without": _unit_report(check, base), "with": _unit_report(check, with_slot)}
+
+
+def probe_slot_evidence(fit_all, check_all, texts) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    from rag.answer.features import UNIT_FEATURES
+    from rag.answer.train import _fit_evidence, _fit_listwise, evidence_rows
+
+    fit = [a for a in fit_all if not a.near_miss]
+    check = [a for a in check_all if not a.near_miss]
+    unit = _fit_listwise([(a.rows, a.labels) for a in fit if a.answerable and len(a.units)], UNIT_FEATURES)
+
+    def rows(asked):
+        x, y = evidence_rows(asked, unit)  # sets each unit's score
+        extra = []
+        for a in asked:
+            top = sorted(range(len(a.units)), key=lambda i: -a.units[i].score)[:3]
+            f = [slot_features(texts[a.qid], a.units[i].text) for i in top] or [[0.0] * 5]
+            extra.append([f[0][0], f[0][1], f[0][2], f[0][0] * f[0][1], max(v[2] for v in f), max(v[0] + v[1] for v in f)])
+        return x, np.asarray(extra), y
+
+    xf, ef, yf = rows(fit)
+    xc, ec, yc = rows(check)
+    out = {}
+    for tag, a, b in (("without", xf, xc), ("with", np.hstack([xf, ef]), np.hstack([xc, ec]))):
+        for kind in ("linear", "blend"):
+            p = _fit_evidence(a, yf, kind).logits(b)
+            cut = np.sort(p[yc == 1])[int(0.03 * (yc == 1).sum())]
+            out[f"{tag} ({kind})"] = {"auc": round(float(roc_auc_score(yc, p)), 4),
+                                      "hidden_refused_at_3pct": round(float(np.mean(p[yc == 0] < cut)), 4)}
+    return out
+
+
+def probe_vectors(fit, check, vectors, l2s=(1e-3, 0.03, 0.3)) -> dict:
+    from rag.answer.features import UNIT_FEATURES
+
+    for a in fit + check:
+        qv, uv = vectors[(a.qid, a.hidden)]
+        a.qu = uv * qv[None, :]
+    dim = fit[0].qu.shape[1]
+    out = {}
+    for l2 in l2s:
+        _, base = _listwise(fit, check, lambda a: a.rows, UNIT_FEATURES, l2=l2)
+        _, with_v = _listwise(fit, check, lambda a: np.hstack([a.rows, a.qu]), UNIT_FEATURES + tuple(f"qu{i}" for i in range(dim)), l2=l2)
+        out[f"L2 {l2}"] = {"without": _unit_report(check, base), "with": _unit_report(check, with_v)}
+    return out
+
+
+def probe_cross_encoder() -> dict:
+    """Forward-pass time of the bundled e5-small over (question, unit) pairs, one core."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from rag.e5convert import ensure_e5_model
+
+    torch.set_num_threads(1)
+    path = ensure_e5_model()
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    question = "该公司于哪一年在证券交易所上市？"
+    unit = "公司成立于一九九八年，总部设在重庆，主要生产摩托车和汽车零部件，并于二零零四年在证券交易所上市。"
+    out = {}
+    for n in (1, 3, 5):
+        enc = tok([question] * n, [unit] * n, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            model(**enc)
+            times = []
+            for _ in range(10):
+                t = time.perf_counter()
+                model(**enc)
+                times.append(time.perf_counter() - t)
+        out[f"{n} pairs of {enc['input_ids'].shape[1]} tokens"] = {"p50_ms": round(1000 * float(np.median(times)), 1)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--fit", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_test")
+    p.add_argument("--check", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_dev")
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "yuwen" / "probes")
+    p.add_argument("--probes", default="trees,slot,vectors,cross_encoder")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    for folder in (args.fit, args.check):
+        if not (folder / "questions.jsonl").is_file():
+            print(f"error: {folder} is not a benchmark folder (no questions.jsonl)", file=sys.stderr)
+            return 2
+    wanted = {w.strip() for w in args.probes.split(",") if w.strip()}
+    fit_all, fit_texts, fit_vectors = _collected(args.fit, args.cache)
+    check_all, check_texts, check_vectors = _collected(args.check, args.cache)
+    fit = [a for a in fit_all if a.answerable and not a.near_miss and len(a.units)]
+    check = [a for a in check_all if a.answerable and not a.near_miss and len(a.units)]
+    texts = {**fit_texts, **check_texts}
+    results: dict = {"fit": args.fit.name, "check": args.check.name, "answerable": [len(fit), len(check)]}
+    if "trees" in wanted:
+        results["trees"] = probe_trees(fit, check)
+    if "slot" in wanted:
+        results["slot_units"] = probe_slot(fit, check, texts)
+        results["slot_evidence"] = probe_slot_evidence(fit_all, check_all, texts)
+    if "vectors" in wanted:
+        results["vectors"] = probe_vectors(fit, check, {**fit_vectors, **check_vectors})
+    if "cross_encoder" in wanted:
+        results["cross_encoder"] = probe_cross_encoder()
+    text = json.dumps(results, ensure_ascii=False, indent=1)
+    print(text)
+    if args.out:
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        tmp.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
