@@ -6,8 +6,8 @@ features collected once: every probe is fitted on the fitting set and read on th
         [--check ../shared/bench/drcd_dev] [--cache DIR] [--out probes.json]
 
 - ``trees``: listwise boosted regression trees over the 30 unit features, grown from the linear
-  scores by Newton steps on the per-question softmax loss (15 leaves, ≥ 100 units a leaf, leaf
-  values shrunk by λ = 20, step 0.3), read after 25 to 300 rounds;
+  scores by Newton steps on the per-question softmax loss (``rag train --unit-trees``'s: 15
+  leaves, ≥ 100 units a leaf, leaf values shrunk by λ = 20, step 0.3), read after 25 to 800 rounds;
 - ``slot``: five features of the question's wh-slot (the words just before and just after
   什么/哪/谁/多少/几… found in the unit, both in order with a gap for the answer, or in reverse),
   as unit features and, from the three best units, as evidence features;
@@ -127,34 +127,18 @@ def _listwise(fit, check, columns, names, l2=1e-3):
     return model, [model.logits(columns(a)) for a in check]
 
 
-def probe_trees(fit, check, rounds=(25, 50, 100, 200, 300), lam=20.0, step=0.3) -> dict:
-    from sklearn.tree import DecisionTreeRegressor
-
+def probe_trees(fit, check, rounds=(25, 50, 100, 200, 300, 400, 600, 800)) -> dict:
+    """The trees of ``rag train --unit-trees`` (``train.UNIT_TREE_PARAMS``), read after each count of rounds."""
     from rag.answer.features import UNIT_FEATURES
+    from rag.answer.reader import Trees
+    from rag.answer.train import _fit_unit_trees
 
     model, base_check = _listwise(fit, check, lambda a: a.rows, UNIT_FEATURES)
-    x = np.concatenate([a.rows for a in fit])
-    xc = np.concatenate([a.rows for a in check])
-    pos = np.concatenate([a.labels for a in fit]).astype(np.float64)
-    sizes = np.array([len(a.rows) for a in fit])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    gid = np.repeat(np.arange(len(fit)), sizes)
-    target = pos / np.add.reduceat(pos, starts)[gid]
-    s = np.concatenate([model.logits(a.rows) for a in fit])
-    sc = np.concatenate(base_check)
-    cuts = np.cumsum([len(a.rows) for a in check])[:-1]
+    grown = _fit_unit_trees([(a.rows, a.labels) for a in fit], model, rounds=max(rounds))
     out = {"without": _unit_report(check, base_check)}
-    for r in range(1, max(rounds) + 1):
-        e = np.exp(s - np.maximum.reduceat(s, starts)[gid])
-        p = e / np.add.reduceat(e, starts)[gid]
-        g, h = p - target, np.maximum(p * (1 - p), 1e-6)
-        tree = DecisionTreeRegressor(max_leaf_nodes=15, min_samples_leaf=100, random_state=0).fit(x, -g / h, sample_weight=h)
-        leaf = tree.apply(x)
-        value = np.bincount(leaf, -g, leaf.max() + 1) / (np.bincount(leaf, h, leaf.max() + 1) + lam)
-        s += step * value[leaf]
-        sc += step * value[np.minimum(tree.apply(xc), len(value) - 1)]
-        if r in rounds:
-            out[f"{r} rounds"] = _unit_report(check, np.split(sc, cuts))
+    for r in rounds:
+        first = Trees(grown.features, 0.0, grown.trees[:r])
+        out[f"{r} rounds"] = _unit_report(check, [b + first.logits(a.rows) for a, b in zip(check, base_check)])
     return out
 
 

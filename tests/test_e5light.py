@@ -214,7 +214,8 @@ def test_the_update_command_imports_neither_torch_nor_sentence_transformers(tmp_
     probe = ("import json, sys; from rag.cli import main; rc = main(sys.argv[1:]); "
              "print(json.dumps({'rc': rc, 'loaded': sorted(m for m in ('torch', 'sentence_transformers', "
              "'transformers', 'gradio', 'sklearn') if m in sys.modules)}))")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "YUWEN_E5_ENGINE": "numpy"}
+    # fp32 as the fixture sets in this process: on a CPU with native bf16 the default runs torch in bf16.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "YUWEN_E5_ENGINE": "numpy", "YUWEN_PRECISION": "fp32"}
     proc = subprocess.run([sys.executable, "-c", probe, "index", "--corpus", str(mini_corpus), "--index", str(index)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
