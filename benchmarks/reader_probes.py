@@ -46,6 +46,7 @@ MEDIAN_CHARS = 55
 
 def _collected(folder: Path, cache: Path):
     """(asked questions, question texts by id, vectors by (id, hidden)) of one benchmark, cached."""
+    from rag.answer.features import IdfTable
     from rag.answer.reader import Reader
     from rag.answer.train import collect
     from rag.bench import ensure_bench_index, load_bench, open_bench_engine, still_answerable
@@ -55,13 +56,15 @@ def _collected(folder: Path, cache: Path):
     path = cache / f"{bench.name}-{bench.passages_sha256[:12]}.pkl"
     texts = {q["id"]: q["question"] for q in bench.questions}
     if path.exists():
-        asked, idf, vectors = pickle.loads(path.read_bytes())
+        asked, (df, n_docs), vectors = pickle.loads(path.read_bytes())
     else:
         index_dir, _ = ensure_bench_index(bench, chunking=ChunkSettings())
         engine = open_bench_engine(index_dir, chunking=ChunkSettings(), model=Reader.untrained())
         t = time.perf_counter()
         asked = collect(engine, bench.questions, still_answerable(bench))
-        idf = engine.idf
+        # The IDF is kept as plain counts, so that the cache outlives changes to IdfTable.
+        frequencies, n_docs = engine.reader.document_frequencies()
+        df = {t: frequencies.get(t) for t in frequencies.vocab}  # the benchmarks' indexes are local ones
         vectors = {}
         for a in asked:
             qv = np.asarray(engine.query_vector(texts[a.qid]), np.float32)
@@ -74,8 +77,9 @@ def _collected(folder: Path, cache: Path):
         print(f"collected {bench.name}: {len(asked)} asked in {time.perf_counter() - t:.0f} s", flush=True)
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps((asked, idf, vectors)))
+        tmp.write_bytes(pickle.dumps((asked, (df, n_docs), vectors)))
         tmp.replace(path)
+    idf = IdfTable.from_counts(df, n_docs)
     for a in asked:
         a.idf = idf
     return asked, texts, vectors

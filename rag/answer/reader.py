@@ -1,8 +1,8 @@
-"""The learned reader: a linear model (with boosted trees grown from its scores) that scores each
-candidate unit (does it hold the answer?) and one (logistic, or boosted trees) that gives the calibrated probability that the retrieved
-evidence answers the question. Both are plain numbers in ``reader.json`` beside this file, fitted
-by ``rag train``; scoring is a dot product or a walk down small trees in numpy, so answering needs
-no machine-learning library."""
+"""The learned reader: a linear model (optionally with boosted trees grown from its scores) that
+scores each candidate unit (does it hold the answer?) and one (logistic, or boosted trees) that
+gives the calibrated probability that the retrieved evidence answers the question. Both are
+plain numbers in ``reader.json`` beside this file, fitted by ``rag train``; scoring is a dot
+product or a walk down small trees in numpy, so answering needs no machine-learning library."""
 
 from __future__ import annotations
 
