@@ -137,6 +137,16 @@ def _answers(index: Path, corpus: Path) -> list:
         engine.reader.close()
 
 
+def _killed_stream(corpus, index, at_call: int) -> None:
+    """A streamed build of ``corpus`` into ``index`` killed at the embedder's ``at_call``-th call."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=at_call))
+        load_embedder.cache_clear()
+        with pytest.raises(Killed):
+            stream_index(corpus, index, embedder="hash", batch=4)
+    load_embedder.cache_clear()
+
+
 def test_embedder_never_sees_more_than_a_batch_of_texts(tmp_path, corpus):
     model = HashEmbedder()
     added: list[int] = []
@@ -168,14 +178,9 @@ def test_streamed_index_equals_the_one_build_index_writes(tmp_path, corpus, hash
 def test_build_killed_after_batches_resumes_to_the_same_index(tmp_path, corpus, hash_embedder):
     stream_index(corpus, tmp_path / "whole", embedder="hash", batch=4)
     index = tmp_path / "killed"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=4))
-        load_embedder.cache_clear()
-        with pytest.raises(Killed):
-            stream_index(corpus, index, embedder="hash", batch=4)
+    _killed_stream(corpus, index, at_call=4)
     partial = list(index.glob("build-*.partial"))
     assert len(partial) == 1 and not (index / "CURRENT").exists()  # nothing live, what was done kept
-    load_embedder.cache_clear()
     m = stream_index(corpus, index, embedder="hash", batch=4)
     assert m.update["resumed"] > 0
     _same(_snapshot(index), _snapshot(tmp_path / "whole"))
@@ -206,12 +211,7 @@ def test_a_batch_killed_half_written_is_written_again(tmp_path, corpus, hash_emb
 
 def test_resume_redoes_what_changed_in_the_corpus(tmp_path, corpus, hash_embedder):
     index = tmp_path / "index"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=5))
-        load_embedder.cache_clear()
-        with pytest.raises(Killed):
-            stream_index(corpus, index, embedder="hash", batch=4)
-    load_embedder.cache_clear()
+    _killed_stream(corpus, index, at_call=5)
     (corpus / "b.txt").write_text(PAGES["b.txt"].replace("12公斤", "15公斤"), "utf-8")
     stream_index(corpus, index, embedder="hash", batch=4)
     fresh = tmp_path / "fresh"
@@ -225,12 +225,7 @@ def test_a_killed_stream_leaves_the_live_index_in_use(tmp_path, corpus, hash_emb
     stream_index(corpus, index, embedder="hash", batch=4)
     live = live_build(index)
     before = _answers(index, corpus)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=3))
-        load_embedder.cache_clear()
-        with pytest.raises(Killed):
-            stream_index(corpus, index, embedder="hash", batch=4)
-    load_embedder.cache_clear()
+    _killed_stream(corpus, index, at_call=3)
     assert live_build(index) == live and _answers(index, corpus) == before
 
 
@@ -240,12 +235,7 @@ def test_milvus_build_killed_after_batches_resumes_to_the_same_index(tmp_path, c
     monkeypatch.setenv("YUWEN_STORE", spec)
     stream_index(corpus, tmp_path / "whole", embedder="hash", batch=4)
     index = tmp_path / "killed"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=4))
-        load_embedder.cache_clear()
-        with pytest.raises(Killed):
-            stream_index(corpus, index, embedder="hash", batch=4)
-    load_embedder.cache_clear()
+    _killed_stream(corpus, index, at_call=4)
     m = stream_index(corpus, index, embedder="hash", batch=4)
     assert m.update["resumed"] > 0
     _same(_snapshot(index), _snapshot(tmp_path / "whole"))
@@ -262,12 +252,7 @@ def test_milvus_build_killed_after_batches_resumes_to_the_same_index(tmp_path, c
 def test_milvus_resume_redoes_what_changed_and_recounts_its_frequencies(tmp_path, corpus, hash_embedder, monkeypatch):
     monkeypatch.setenv("YUWEN_STORE", f"milvus-lite://{tmp_path}/stream.db")
     index = tmp_path / "index"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(EMBEDDERS, "hash", lambda: HashEmbedder(fail_on_call=5))
-        load_embedder.cache_clear()
-        with pytest.raises(Killed):
-            stream_index(corpus, index, embedder="hash", batch=4)
-    load_embedder.cache_clear()
+    _killed_stream(corpus, index, at_call=5)
     (corpus / "b.txt").write_text(PAGES["b.txt"].replace("12公斤", "15公斤"), "utf-8")
     m = stream_index(corpus, index, embedder="hash", batch=4)
     assert m.update["resumed"] == 1  # a-01 kept; b-01 and what followed it forgotten and written again
