@@ -27,6 +27,13 @@ class ReaderError(RuntimeError):
     """The reader's parameters cannot be read or do not fit the features of this version."""
 
 
+def _check_features(d: dict, expected: tuple[str, ...]) -> None:
+    """ReaderError unless the model ``d`` was fitted on the features this version computes."""
+    if tuple(d["features"]) != expected:
+        raise ReaderError(f"the reader was fitted on features {d['features']}, but this version computes "
+                          f"{list(expected)}: refit it with `rag train`")
+
+
 @dataclass(frozen=True)
 class Linear:
     """A standardised logistic model: ``sigmoid(((x - mean) / scale) · coef + intercept)``."""
@@ -53,11 +60,7 @@ class Linear:
 
     @classmethod
     def from_dict(cls, d: dict, expected: tuple[str, ...]) -> "Linear":
-        if tuple(d["features"]) != expected:
-            raise ReaderError(
-                f"the reader was fitted on features {d['features']}, but this version computes {list(expected)}: "
-                "refit it with `rag train`"
-            )
+        _check_features(d, expected)
         arr = lambda k: np.asarray(d[k], dtype=np.float64)  # noqa: E731
         return cls(tuple(d["features"]), arr("mean"), arr("scale"), arr("coef"), float(d["intercept"]))
 
@@ -110,11 +113,7 @@ class Trees:
 
     @classmethod
     def from_dict(cls, d: dict, expected: tuple[str, ...]) -> "Trees":
-        if tuple(d["features"]) != expected:
-            raise ReaderError(
-                f"the reader was fitted on features {d['features']}, but this version computes {list(expected)}: "
-                "refit it with `rag train`"
-            )
+        _check_features(d, expected)
         trees = []
         for t in d["trees"]:
             tree = {"feature": np.asarray(t["feature"], dtype=np.int64), "threshold": np.asarray(t["threshold"], dtype=np.float64),
@@ -166,9 +165,7 @@ class Boosted:
 
     @classmethod
     def from_dict(cls, d: dict, expected: tuple[str, ...]) -> "Boosted":
-        if tuple(d["features"]) != expected:
-            raise ReaderError(f"the reader was fitted on features {d['features']}, but this version computes "
-                              f"{list(expected)}: refit it with `rag train`")
+        _check_features(d, expected)
         return cls(tuple(d["features"]), Linear.from_dict(d["base"], expected), Trees.from_dict(d["trees"], expected))
 
 
