@@ -109,8 +109,12 @@ def one(size: int, backend: str, spec: str, queries: int, batch: int, folder: Pa
     best = [(np.full(10, -np.inf, np.float32), np.zeros(10, np.int64)) for _ in range(queries)]
     ids: list[str] = []
     exact_s = 0.0
+    from tqdm import tqdm
+
+    bar = tqdm(total=size, unit="chunk", desc=f"{backend} {size:,} build", mininterval=30, file=sys.stderr)
     for b, vectors in batches():
         writer.add(b)
+        bar.update(len(b.chunks))
         t0 = time.perf_counter()
         scores = vectors @ qvecs.T  # exact top-10 of every query, kept as the chunks go by
         base = len(ids)
@@ -121,6 +125,8 @@ def one(size: int, backend: str, spec: str, queries: int, batch: int, folder: Pa
             best[q] = (s[top], r[top])
         ids.extend(c.id for c in b.chunks)
         exact_s += time.perf_counter() - t0
+    bar.close()
+    print(f"{backend} {size:,}: writing done, finishing (indexes) ...", file=sys.stderr, flush=True)
     n_articles, n_chunks, _ = writer.counts()
     m = Manifest(format_version=FORMAT_VERSION, embedder="synthetic", embedder_id="synthetic", dim=dim, chunking={},
                  vector_kind=choose_kind(n_chunks), corpus={}, articles=n_articles, chunks=n_chunks,
@@ -136,6 +142,7 @@ def one(size: int, backend: str, spec: str, queries: int, batch: int, folder: Pa
     out = {"size": size, "backend": backend, "vectors": kind, "dim": dim, "index": getattr(reader, "_kind", m.vector_kind),
            "build_s": round(build, 1), "open_s": round(opened, 2), "disk_mb": disk}
     id_of = (lambda rows: [c.id for c in reader.chunks(rows)])
+    print(f"{backend} {size:,}: built in {build:.0f} s, querying ...", file=sys.stderr, flush=True)
     for mode in ("dense", "bm25", "hybrid") + (("server_rrf",) if backend != "local" else ()):
         times, hits = [], 0
         for q, text, want in zip(qvecs, qtexts, exact):
@@ -182,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, __file__, "--one", str(size), backend, str(tmp), "--queries", str(args.queries),
                    "--batch", str(args.batch)] + (["--store", args.store] if args.store else [])
             started = time.time()
-            done = subprocess.run(cmd, capture_output=True, text=True)
+            # The child's stderr (its progress bar and phases) goes straight to ours.
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
             line = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else \
-                json.dumps({"size": size, "backend": backend, "error": done.stderr.strip().splitlines()[-1:]})
+                json.dumps({"size": size, "backend": backend, "error": f"exit status {done.returncode} (its stderr above)"})
             row = json.loads(line)
             row["wall_s"] = round(time.time() - started, 1)
             row["loadavg"] = open("/proc/loadavg").read().split()[:3]

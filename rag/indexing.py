@@ -29,7 +29,7 @@ from .store import (
     file_sha256,
     remove_stale_builds,
 )
-from .stores import Store, backend_of, current_spec, open_store, write_store
+from .stores import Store, backend_of, check_server, current_spec, open_store, write_store
 from .units import answer_units
 from .vectors import choose_kind
 from .writelock import WriteLock
@@ -333,6 +333,7 @@ def _build(
     started: float,
 ) -> Manifest:
     """Passages, vectors and indexes of ``articles``, reusing what ``prev`` holds; written as a new build."""
+    check_server()  # an unreachable or too old server is said before anything is embedded
     try:
         return _build_once(articles, index_dir, embedder_name, chunking, vector_kind, report, prev, fingerprint, errors,
                            excluded, started)

@@ -120,10 +120,26 @@ def connect(spec: str):
     else:
         uri, token = spec, Settings().milvus_token
     try:
-        return pm.MilvusClient(uri=uri, token=token, timeout=10)
+        client = pm.MilvusClient(uri=uri, token=token, timeout=10)
+        version = "" if spec.startswith("milvus-lite://") else str(client.get_server_version())
     except Exception as exc:  # pymilvus raises MilvusException, or a grpc error, for every way a connection fails
         raise StoreError(f"Cannot reach the Milvus store at {spec} ({_reason(exc)}): start it, or check the URI "
                          "and YUWEN_MILVUS_TOKEN.") from None
+    if version and _release(version) < MIN_SERVER:
+        # Seen with a real Milvus 2.3.5 standalone: it takes the connection and the collection,
+        # then refuses the sparse BM25 index halfway through the first write.
+        raise StoreError(f"The Milvus server at {spec} runs {version}; the store needs Milvus "
+                         f"{'.'.join(map(str, MIN_SERVER))} or newer (BM25 functions and sparse vectors).")
+    return client
+
+
+MIN_SERVER = (2, 5)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """(2, 3, 5) of 'v2.3.5-lite'; an unreadable version counts as new enough (the server decides)."""
+    m = re.match(r"v?(\d+)\.(\d+)", version.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else (99,)
 
 
 def _reason(exc: Exception) -> str:

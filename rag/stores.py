@@ -79,6 +79,16 @@ def current_spec(spec: str | None = None) -> str:
     return spec or Settings().store
 
 
+def check_server(spec: str | None = None) -> None:
+    """StoreError in one line when ``spec`` names a Milvus server that cannot be reached or is too
+    old, so that a build says so before it embeds anything (milvus-lite and local need no check)."""
+    spec = current_spec(spec)
+    if backend_of(spec) == "milvus" and not spec.startswith("milvus-lite://"):
+        from .store_milvus import connect
+
+        connect(spec).close()
+
+
 def open_store(index_dir: Path | str, spec: str | None = None, verify: bool | None = None) -> Store:
     """The index of ``index_dir`` opened in the store ``spec`` (default: ``YUWEN_STORE`` or local)."""
     spec = current_spec(spec)

@@ -19,6 +19,7 @@ from rag.engine import Engine  # noqa: E402
 from rag.indexing import add_to_index, build_index, remove_from_index  # noqa: E402
 from rag.store import IndexDamagedError, IndexIncompatibleError, IndexMissingError  # noqa: E402
 from rag.store_milvus import MilvusStore, StoredFrequencies, collection_prefix, connect  # noqa: E402
+from rag.stores import StoreError  # noqa: E402
 
 PAGES = {
     **MINI_PAGES,
@@ -326,6 +327,42 @@ def test_a_store_that_cannot_be_used_is_one_line(tmp_path, capsys, spec, says):
     assert main(["ask", "大桥有多长？", "--index", str(tmp_path / "index"), "--embedder", "minilm", "--store", spec]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and says in err and "\n" not in err
+
+
+def _old_server(monkeypatch, version: str) -> None:
+    import pymilvus
+
+    class OldServer:
+        def __init__(self, **kwargs):
+            pass
+
+        def get_server_version(self):
+            return version
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(pymilvus, "MilvusClient", OldServer)
+
+
+@pytest.mark.parametrize("version", ["v2.3.5-lite", "2.4.17"])
+def test_a_milvus_server_older_than_bm25_functions_is_one_line(monkeypatch, version):
+    _old_server(monkeypatch, version)
+    with pytest.raises(StoreError) as err:
+        connect("http://milvus.example:19530")
+    assert version in str(err.value) and "2.5 or newer" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_build_into_a_server_too_old_stops_before_embedding_anything(tmp_path, monkeypatch, capsys):
+    import rag.embedders
+
+    _old_server(monkeypatch, "v2.3.5")
+    monkeypatch.setattr(rag.embedders, "load_embedder", lambda *a, **k: pytest.fail("embedded before the check"))
+    corpus = _corpus(tmp_path, MINI_PAGES)
+    args = ["index", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--embedder", "minilm",
+            "--store", "http://milvus.example:19530"]
+    assert main(args) == 2
+    assert "2.5 or newer" in capsys.readouterr().err
 
 
 def test_the_store_flag_lasts_only_for_its_command(tmp_path, monkeypatch):
