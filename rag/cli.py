@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit without the neighbour-join models (the sentence before or after the best one)")
     p.add_argument("--unit-trees", action="store_true",
                    help="grow boosted trees from the linear unit scores (measured as a trade, so off by default: model card)")
+    p.add_argument("--unit-folds", type=int, default=0,
+                   help="score the evidence model's fitting rows with unit scorers fitted out of fold, in this many "
+                        "folds by article (default 0: with the unit scorer itself)")
 
     p = sub.add_parser("serve", help="start the web chat (builds the index first if there is none)")
     _common(p)
@@ -615,11 +618,12 @@ def cmd_train(args) -> int:
     command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
                f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else "")
                + (" --no-near-miss" if args.no_near_miss else f" --constraint-false-refusals {args.constraint_false_refusals}")
-               + (" --no-joins" if args.no_joins else "") + (" --unit-trees" if args.unit_trees else ""))
+               + (" --no-joins" if args.no_joins else "") + (" --unit-trees" if args.unit_trees else "")
+               + (f" --unit-folds {args.unit_folds}" if args.unit_folds else ""))
     reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
                    evidence_model=args.evidence_model, near_miss=not args.no_near_miss,
                    constraint_false_refusals=args.constraint_false_refusals, joins=not args.no_joins,
-                   unit_trees=args.unit_trees,
+                   unit_trees=args.unit_trees, unit_folds=args.unit_folds,
                    progress=lambda d, t: bar.update(1),
                    card={"command": command, "embedder": engine.manifest.embedder_id})
     bar.close()

@@ -9,16 +9,20 @@ import json
 import numpy as np
 import pytest
 
+from rag.answer.features import UNIT_FEATURES
 from rag.answer.reader import Boosted, Linear, Reader, ReaderError, load_reader
 from rag.answer.train import (
     TREE_PARAMS,
+    Asked,
     _fit_listwise,
     _fit_trees,
     _fit_unit_trees,
     collect,
     evidence_rows,
     fit_reader,
+    fit_units,
     out_of_fold,
+    out_of_fold_units,
 )
 from rag.bench import article_texts, ensure_bench_index, load_bench, open_bench_engine, still_answerable
 from rag.nearmiss import twins
@@ -293,3 +297,24 @@ def test_a_reader_with_unit_trees_loads_back_equal(asked, tmp_path):
     assert loaded.as_dict() == reader.as_dict()
     rows = np.concatenate([a.rows for a in asked if len(a.rows)])
     assert np.allclose(loaded.unit_scores(rows), reader.unit_scores(rows), atol=1e-4)
+
+
+def test_out_of_fold_unit_scorers_do_not_remember_the_questions_they_score():
+    # Noise labels: the scorer fitted on these questions finds the labelled units among them more
+    # often than chance (1 in 8); scorers fitted without each question's article cannot.
+    rng = np.random.default_rng(3)
+    asked = []
+    for i in range(120):
+        rows = rng.normal(size=(8, len(UNIT_FEATURES)))
+        labels = np.zeros(8)
+        labels[rng.integers(8)] = 1
+        asked.append(Asked(qid=f"{i // 3}-1-{i % 3}", hidden=False, answerable=True, view=None, units=[], rows=rows,
+                           labels=labels, hits=[], idf=None))
+    top1 = lambda models: np.mean([a.labels[int(np.argmax(m.logits(a.rows)))] for a, m in zip(asked, models)])  # noqa: E731
+    assert top1([fit_units(asked)] * len(asked)) >= 0.2
+    assert top1(out_of_fold_units(asked)) < 0.16
+
+
+def test_a_reader_fitted_on_out_of_fold_unit_scores_says_so_in_its_card(asked):
+    assert fit_reader(asked, unit_folds=5).card["unit_folds"] == 5
+    assert "unit_folds" not in fit_reader(asked).card

@@ -137,12 +137,15 @@ def group_of(qid: str) -> str:
     return qid.split("-")[0] if "-" in qid else qid
 
 
+def folds_of(groups: Sequence[str], folds: int = 5) -> np.ndarray:
+    """Each row's fold, the same for every row of one group (a hash of the group: stable across runs)."""
+    return np.array([int(hashlib.sha256(g.encode()).hexdigest(), 16) % folds for g in groups], dtype=np.int64)
+
+
 def out_of_fold(x: np.ndarray, y: np.ndarray, groups: Sequence[str], kind: str, folds: int = 5) -> np.ndarray:
     """Each row's probability from a model fitted without its article: the probabilities a refusal
     threshold is read off (in-sample ones are too sure of themselves, trees above all)."""
-    keys = sorted(set(groups))
-    fold_of = {g: int(hashlib.sha256(g.encode()).hexdigest(), 16) % folds for g in keys}
-    fold = np.array([fold_of[g] for g in groups])
+    fold = folds_of(groups, folds)
     p = np.zeros(len(y))
     for f in range(folds):
         test = fold == f
@@ -223,11 +226,35 @@ def _fit_unit_trees(groups: Sequence[tuple[np.ndarray, np.ndarray]], base: Linea
     return Trees(base.features, 0.0, tuple(trees))
 
 
-def evidence_rows(asked: Sequence[Asked], unit_model: Linear | Boosted) -> tuple[np.ndarray, np.ndarray]:
-    """The evidence features of every asked question (units scored by ``unit_model``) and its label."""
+def fit_units(normal: Sequence[Asked], unit_trees: bool = False) -> Linear | Boosted:
+    """The unit scorer fitted on the units of ``normal`` questions: listwise linear and, with
+    ``unit_trees``, boosted trees grown from its scores."""
+    groups_u = [(a.rows, a.labels) for a in normal]
+    unit = _fit_listwise(groups_u, UNIT_FEATURES)
+    if unit_trees:
+        unit = Boosted(UNIT_FEATURES, unit, _fit_unit_trees(groups_u, unit))
+    return unit
+
+
+def out_of_fold_units(asked: Sequence[Asked], unit_trees: bool = False, folds: int = 5) -> list[Linear | Boosted]:
+    """For each asked question, a unit scorer fitted without its article's questions: evidence rows
+    scored by it look as they will on questions the scorer never saw (in-sample scores are surer
+    of the answerable questions than unseen ones will be, boosted ones above all)."""
+    fold = folds_of([group_of(a.qid) for a in asked], folds)
+    models = {}
+    for f in sorted(set(fold.tolist())):
+        models[f] = fit_units([a for a, k in zip(asked, fold) if k != f and not a.hidden and not a.near_miss], unit_trees)
+    return [models[int(k)] for k in fold]
+
+
+def evidence_rows(asked: Sequence[Asked], unit_model: Linear | Boosted | Sequence[Linear | Boosted]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The evidence features of every asked question (units scored by ``unit_model``, or by the
+    question's own model when one is given per question) and its label."""
+    models = unit_model if isinstance(unit_model, (list, tuple)) else [unit_model] * len(asked)
     xs, ys = [], []
-    for a in asked:
-        for u, s in zip(a.units, unit_model.logits(a.rows)):
+    for a, model in zip(asked, models):
+        for u, s in zip(a.units, model.logits(a.rows)):
             u.score = float(s)
         xs.append(evidence_features(a.view, a.units, a.rows, a.hits, a.idf))
         ys.append(1.0 if a.answerable else 0.0)
@@ -372,7 +399,7 @@ def choose_answer_shape(asked: Sequence[Asked], unit: Linear | Boosted, median_c
 def fit_reader(
     asked: Sequence[Asked], false_refusals: float = 0.03, card: dict | None = None, median_chars: int = 60,
     evidence_model: str = "blend", constraint_false_refusals: float = 0.01, joins: bool = True,
-    unit_trees: bool = False,
+    unit_trees: bool = False, unit_folds: int = 0,
 ) -> Reader:
     """The unit scorer (on the units of the normal questions: a listwise linear model and, with
     ``unit_trees``, boosted trees grown from its scores), then the evidence model on the
@@ -380,17 +407,16 @@ def fit_reader(
     asked, the constraint model on the normal questions and the twins; each model's refusal
     threshold declines ``false_refusals`` / ``constraint_false_refusals`` of the answerable
     fitting questions, read off out-of-fold probabilities; then how much an answer takes
-    (:func:`choose_answer_shape`; ``joins``: with the neighbour-join models)."""
+    (:func:`choose_answer_shape`; ``joins``: with the neighbour-join models). ``unit_folds`` > 1:
+    the evidence rows are scored out of fold (:func:`out_of_fold_units`), not by the unit scorer
+    fitted on them."""
     normal = [a for a in asked if not a.hidden and not a.near_miss]
     y = np.concatenate([a.labels for a in normal])
     # Listwise linear (and, opted in, trees grown from its scores on the same loss): pointwise
     # boosted trees, alone or blended with it, picked the right unit less often on drcd_dev
     # (top-1 0.852 and 0.858 against 0.868).
-    groups_u = [(a.rows, a.labels) for a in normal]
-    unit = _fit_listwise(groups_u, UNIT_FEATURES)
-    if unit_trees:
-        unit = Boosted(UNIT_FEATURES, unit, _fit_unit_trees(groups_u, unit))
-    ex, ey = evidence_rows(asked, unit)
+    unit = fit_units(normal, unit_trees)
+    ex, ey = evidence_rows(asked, out_of_fold_units(asked, unit_trees, unit_folds) if unit_folds > 1 else unit)
     near = np.array([a.near_miss for a in asked])
     groups = [group_of(a.qid) for a in asked]
     # The evidence model against hidden gold, the constraint model against near-miss twins, each
@@ -414,6 +440,8 @@ def fit_reader(
         "unit_top1_train": round(top1_accuracy(asked, unit), 4),
         "evidence_model": evidence_model,
     })
+    if unit_folds > 1:
+        info["unit_folds"] = unit_folds
     shape = choose_answer_shape(asked, unit, median_chars, joins)
     info["median_chars"] = median_chars
     return Reader(unit=unit, evidence=evidence, threshold=threshold, margin=shape.margin, card=info, constraint=constraint,
@@ -440,7 +468,7 @@ def data_hash(questions: Sequence[dict], passages_sha256: str) -> str:
 def train(
     engine, bench, false_refusals: float = 0.03, progress: Progress | None = None, card: dict | None = None,
     median_chars: int = 60, evidence_model: str = "blend", near_miss: bool = True,
-    constraint_false_refusals: float = 0.01, joins: bool = True, unit_trees: bool = False,
+    constraint_false_refusals: float = 0.01, joins: bool = True, unit_trees: bool = False, unit_folds: int = 0,
 ) -> Reader:
     """Collect on ``bench`` (a :class:`~rag.bench.BenchSet` indexed by ``engine``) and fit;
     ``near_miss`` adds each question's near-miss twin as a negative."""
@@ -455,6 +483,6 @@ def train(
     info.update(card or {})
     reader = fit_reader(asked, false_refusals=false_refusals, card=info, median_chars=median_chars,
                         evidence_model=evidence_model, constraint_false_refusals=constraint_false_refusals, joins=joins,
-                        unit_trees=unit_trees)
+                        unit_trees=unit_trees, unit_folds=unit_folds)
     log.info("fitted the reader on %d asked questions in %.1f s", len(asked), time.perf_counter() - started)
     return reader
