@@ -606,6 +606,9 @@ def cmd_train(args) -> int:
     from .chunking import ChunkSettings
     from .config import Settings
 
+    if args.unit_folds and not 2 <= args.unit_folds <= 20:
+        print(f"error: --unit-folds takes 2 to 20 folds (or 0 for none), not {args.unit_folds}", file=sys.stderr)
+        return 2
     bench = load_bench(args.bench, sample=args.sample)
     embedder = args.embedder or Settings().embedder
     bar, update = _progress_bar(f"indexing {bench.name}")

@@ -137,7 +137,7 @@ MIN_SERVER = (2, 5)
 
 
 def _release(version: str) -> tuple[int, ...]:
-    """(2, 3, 5) of 'v2.3.5-lite'; an unreadable version counts as new enough (the server decides)."""
+    """(2, 3) of 'v2.3.5-lite'; an unreadable version counts as new enough (the server decides)."""
     m = re.match(r"v?(\d+)\.(\d+)", version.strip())
     return (int(m.group(1)), int(m.group(2))) if m else (99,)
 

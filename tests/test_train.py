@@ -138,6 +138,15 @@ def test_rag_train_writes_parameters_with_a_model_card(tmp_path, monkeypatch, ca
     assert card["fitted_on_hidden"] > 0 and card["fitted_on_near_miss"] > 0
 
 
+@pytest.mark.parametrize("folds", ["1", "-3", "500"])
+def test_a_fold_count_that_cannot_work_is_one_line_before_anything_is_read(tmp_path, capsys, folds):
+    from rag.cli import main
+
+    assert main(["train", "--bench", str(tmp_path / "none"), "--unit-folds", folds]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --unit-folds") and "\n" not in err
+
+
 def test_trees_give_the_logits_scikit_learn_gives():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
