@@ -29,7 +29,7 @@ from .indexing import CorpusEmptyError, content_key
 from .ingest import IngestError, ingest_file, list_corpus
 from .lexical import bm25_tokens
 from .store import FORMAT_VERSION, IndexIncompatibleError, IndexMissingError, Manifest, file_sha256
-from .stores import backend_of, current_spec, open_store
+from .stores import backend_of, check_server, current_spec, open_store
 from .units import answer_units
 from .vectors import choose_kind
 from .writelock import WriteLock
@@ -150,6 +150,7 @@ def _stream(articles, index_dir, embedder=None, chunking=None, vector_kind=None,
     spec = current_spec(store)
     if batch < 1:
         raise ValueError("the batch size must be at least 1 text")
+    check_server(spec)  # before the embedder loads: an unreachable or too old server is said at once
     if model is None:
         from .embedders import load_embedder
 

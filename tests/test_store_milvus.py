@@ -353,14 +353,15 @@ def test_a_milvus_server_older_than_bm25_functions_is_one_line(monkeypatch, vers
     assert version in str(err.value) and "2.5 or newer" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_a_build_into_a_server_too_old_stops_before_embedding_anything(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_a_build_into_a_server_too_old_stops_before_embedding_anything(tmp_path, monkeypatch, capsys, stream):
     import rag.embedders
 
     _old_server(monkeypatch, "v2.3.5")
     monkeypatch.setattr(rag.embedders, "load_embedder", lambda *a, **k: pytest.fail("embedded before the check"))
     corpus = _corpus(tmp_path, MINI_PAGES)
     args = ["index", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--embedder", "minilm",
-            "--store", "http://milvus.example:19530"]
+            "--store", "http://milvus.example:19530", *stream]
     assert main(args) == 2
     assert "2.5 or newer" in capsys.readouterr().err
 
