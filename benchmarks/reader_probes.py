@@ -14,7 +14,14 @@ features collected once: every probe is fitted on the fitting set and read on th
 - ``vectors``: the 384 products of the question's and the unit's e5 vectors as unit features
   (a learned weighting of the cosine), at three strengths of the L2 penalty;
 - ``cross_encoder``: the time of one forward pass of the bundled e5-small over 1, 3 and 5
-  (question, unit) pairs on one core: the cost of reading candidates with a cross-encoder.
+  (question, unit) pairs on one core: the cost of reading candidates with a cross-encoder;
+- ``cross_fit``: the first two of e5-small's twelve layers (the most a 60 ms answer can afford on
+  this CPU) fine-tuned as a cross-encoder on the fitting set's (question, unit) pairs (the linear
+  scorer's six best units of each answerable question, its three best of each hidden-gold one;
+  word embeddings frozen; 730 steps of 32 pairs, AdamW 2e-4, about 10 minutes on two cores),
+  then read on the validation set's three best units: alone, and beside the linear scores (the
+  weight, and a logistic evidence model over the v4 probability and the pair scores, fitted on one
+  half of the validation articles and read on the other, both ways).
 
 Unit probes report top-1 (the best-scored unit holds a gold answer) and the share of answerable
 questions whose answer (the units within the widest margin whose median answer is ≤ 55
@@ -228,12 +235,119 @@ def probe_cross_encoder() -> dict:
     return out
 
 
+def probe_cross_fit(fit_all, check_all, texts, layers: int = 2, steps: int = 730, lr: float = 2e-4) -> dict:
+    """A truncated e5-small fine-tuned as a cross-encoder (module docstring), read on ``check_all``."""
+    import random
+
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from transformers import AutoModel, AutoTokenizer
+
+    from rag.answer.reader import load_reader
+    from rag.answer.train import evidence_rows, group_of
+    from rag.e5convert import ensure_e5_model
+
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    torch.set_num_threads(2)
+    path = ensure_e5_model()
+    tok = AutoTokenizer.from_pretrained(path)
+    reader = load_reader()
+
+    class Cross(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(path)
+            self.bert.encoder.layer = self.bert.encoder.layer[:layers]
+            self.bert.pooler = None
+            self.head = torch.nn.Linear(2 * self.bert.config.hidden_size, 1)
+
+        def forward(self, enc):
+            h = self.bert(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+            mask = enc["attention_mask"][..., None]
+            return self.head(torch.cat([h[:, 0], (h * mask).sum(1) / mask.sum(1)], -1)).squeeze(-1)
+
+    def pairs_of(asked, k_answerable, k_hidden):
+        for a in asked:
+            order = np.argsort(-reader.unit_scores(a.rows))[: k_hidden if a.hidden else k_answerable]
+            yield a, order
+
+    def encode(question, units):
+        return tok([question] * len(units), units, truncation="only_second", max_length=64, padding=True, return_tensors="pt")
+
+    train = [(texts[a.qid], a.units[i].text, float(a.labels[i])) for a, order in pairs_of(fit_all, 6, 3) for i in order]
+    model = Cross()
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    params = [q for q in model.parameters() if q.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / 50) * max(0.0, 1 - s / steps))
+    started, order = time.perf_counter(), []
+    model.train()
+    for _ in range(steps):
+        if len(order) < 32:
+            order = list(range(len(train)))
+            rng.shuffle(order)
+        batch = [train[order.pop()] for _ in range(32)]
+        enc = tok([b[0] for b in batch], [b[1] for b in batch], truncation="only_second", max_length=64, padding=True,
+                  return_tensors="pt")
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(enc), torch.tensor([b[2] for b in batch]), pos_weight=torch.tensor(2.0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    fit_seconds = time.perf_counter() - started
+    model.eval()
+    scored = []
+    with torch.inference_mode():
+        for a, top in pairs_of(check_all, 3, 3):
+            cross = model(encode(texts[a.qid], [a.units[i].text for i in top])).numpy() if len(top) else np.zeros(0)
+            scored.append((top, reader.unit_scores(a.rows)[top], cross))
+    ex, ey = evidence_rows(check_all, reader.unit)
+    p = np.clip([reader.probability(r) for r in ex], 1e-6, 1 - 1e-6)
+    halves = np.array([sum(map(ord, group_of(a.qid))) % 2 for a in check_all])
+    answerable = [i for i, a in enumerate(check_all) if a.answerable]
+
+    def top1(idx, w):
+        return float(np.mean([check_all[i].labels[scored[i][0][np.argmax(scored[i][1] + w * scored[i][2])]] > 0
+                              for i in idx]))
+
+    def row(i):
+        _, s, c = scored[i]
+        pair = (c.max(), c[0], c[np.argmax(s + c)]) if len(c) else (-10.0,) * 3
+        return [np.log(p[i] / (1 - p[i])), *pair]
+
+    x = np.array([row(i) for i in range(len(check_all))])
+
+    def refused(q, y):
+        return float((q[y == 0] < np.quantile(q[y == 1], 0.03)).mean())
+
+    out = {"layers": layers, "steps": steps, "pairs": len(train), "fit_seconds": round(fit_seconds)}
+    for half in (0, 1):
+        fit_i = [i for i in answerable if halves[i] == half]
+        read_i = [i for i in answerable if halves[i] != half]
+        w = max(np.arange(0, 3.01, 0.1), key=lambda w: top1(fit_i, w))
+        f, r = halves == half, halves != half
+        stacked = LogisticRegression(C=1.0).fit(x[f], ey[f]).predict_proba(x[r])[:, 1]
+        out[f"read on half {1 - half}"] = {
+            "top1_v4": round(top1(read_i, 0.0), 4), "top1_cross_alone": round(top1(read_i, 1e6), 4),
+            "weight": round(float(w), 1), "top1_stacked": round(top1(read_i, w), 4),
+            "auc_v4": round(float(roc_auc_score(ey[r], p[r])), 4),
+            "auc_cross_alone": round(float(roc_auc_score(ey[r], x[r, 1])), 4),
+            "auc_stacked": round(float(roc_auc_score(ey[r], stacked)), 4),
+            "hidden_refused_at_3pct_v4": round(refused(p[r], ey[r]), 4),
+            "hidden_refused_at_3pct_stacked": round(refused(stacked, ey[r]), 4),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fit", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_test")
     p.add_argument("--check", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_dev")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "yuwen" / "probes")
-    p.add_argument("--probes", default="trees,slot,vectors,cross_encoder")
+    p.add_argument("--probes", default="trees,slot,vectors,cross_encoder,cross_fit")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     for folder in (args.fit, args.check):
@@ -256,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         results["vectors"] = probe_vectors(fit, check, {**fit_vectors, **check_vectors})
     if "cross_encoder" in wanted:
         results["cross_encoder"] = probe_cross_encoder()
+    if "cross_fit" in wanted:
+        results["cross_fit"] = probe_cross_fit([a for a in fit_all if not a.near_miss],
+                                               [a for a in check_all if not a.near_miss], texts)
     text = json.dumps(results, ensure_ascii=False, indent=1)
     print(text)
     if args.out:
