@@ -269,14 +269,16 @@ def probe_cross_fit(fit_all, check_all, texts, layers: int = 2, steps: int = 730
             return self.head(torch.cat([h[:, 0], (h * mask).sum(1) / mask.sum(1)], -1)).squeeze(-1)
 
     def pairs_of(asked, k_answerable, k_hidden):
+        """Each question with its best units by the linear scorer, and their scores."""
         for a in asked:
-            order = np.argsort(-reader.unit_scores(a.rows))[: k_hidden if a.hidden else k_answerable]
-            yield a, order
+            scores = reader.unit_scores(a.rows)
+            order = np.argsort(-scores)[: k_hidden if a.hidden else k_answerable]
+            yield a, order, scores[order]
 
-    def encode(question, units):
-        return tok([question] * len(units), units, truncation="only_second", max_length=64, padding=True, return_tensors="pt")
+    def encode(questions, units):
+        return tok(questions, units, truncation="only_second", max_length=64, padding=True, return_tensors="pt")
 
-    train = [(texts[a.qid], a.units[i].text, float(a.labels[i])) for a, order in pairs_of(fit_all, 6, 3) for i in order]
+    train = [(texts[a.qid], a.units[i].text, float(a.labels[i])) for a, order, _ in pairs_of(fit_all, 6, 3) for i in order]
     model = Cross()
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [q for q in model.parameters() if q.requires_grad]
@@ -289,10 +291,8 @@ def probe_cross_fit(fit_all, check_all, texts, layers: int = 2, steps: int = 730
             order = list(range(len(train)))
             rng.shuffle(order)
         batch = [train[order.pop()] for _ in range(32)]
-        enc = tok([b[0] for b in batch], [b[1] for b in batch], truncation="only_second", max_length=64, padding=True,
-                  return_tensors="pt")
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            model(enc), torch.tensor([b[2] for b in batch]), pos_weight=torch.tensor(2.0))
+            model(encode([b[0] for b in batch], [b[1] for b in batch])), torch.tensor([b[2] for b in batch]), pos_weight=torch.tensor(2.0))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -301,9 +301,10 @@ def probe_cross_fit(fit_all, check_all, texts, layers: int = 2, steps: int = 730
     model.eval()
     scored = []
     with torch.inference_mode():
-        for a, top in pairs_of(check_all, 3, 3):
-            cross = model(encode(texts[a.qid], [a.units[i].text for i in top])).numpy() if len(top) else np.zeros(0)
-            scored.append((top, reader.unit_scores(a.rows)[top], cross))
+        for a, top, linear in pairs_of(check_all, 3, 3):
+            units = [a.units[i].text for i in top]
+            cross = model(encode([texts[a.qid]] * len(units), units)).numpy() if units else np.zeros(0)
+            scored.append((top, linear, cross))
     ex, ey = evidence_rows(check_all, reader.unit)
     p = np.clip([reader.probability(r) for r in ex], 1e-6, 1 - 1e-6)
     halves = np.array([sum(map(ord, group_of(a.qid))) % 2 for a in check_all])
