@@ -321,7 +321,8 @@ def test_reindex_asks_first_and_is_disabled_while_it_runs(session, daily):
     page.wait_for_selector("#yw-reindex-msg .yw-notice.ok", timeout=180_000)
     assert page.evaluate("() => window.__ywDisabled"), "the button was disabled while the index was built"
     assert page.evaluate("() => window.__ywBars") <= 1, "at most one progress bar at a time"
-    assert page.locator("#yw-reindex").is_enabled()
+    # The buttons come back on in the step after the message, so wait for it rather than race it.
+    page.locator("#yw-reindex:not([disabled])").wait_for(timeout=30_000)
     assert (index / "CURRENT").read_text() != current
     engine = daily[1].yuwen_holder.get()
     status = engine.status()
