@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))
 WH = re.compile(r"为什么|为何|什么|哪[一-龥]?|谁|多少|几|何[时处地年人种]|怎样|如何|怎么")
 END = re.compile(r"[？?。！!，,\s]*(?:吗|呢)?[？?。！!\s]*$")
 MEDIAN_CHARS = 55
+PROBES = ("trees", "slot", "vectors", "cross_encoder", "cross_fit")
 
 
 def _collected(folder: Path, cache: Path):
@@ -114,15 +115,10 @@ def slot_features(question: str, unit: str) -> list[float]:
 
 def _answer_hit(groups, scores) -> tuple[float, float]:
     """(margin, share of questions whose margin answer holds gold) at the widest margin with median ≤ 55."""
-    from rag.answer.train import MARGINS, _chosen
+    from rag.answer.train import _chosen, widest_margin
 
-    best = (0.0, 0.0)
-    for m in MARGINS:
-        chosen = [_chosen(a, s, m) for a, s in zip(groups, scores)]
-        lengths = [sum(len(a.units[i].text) for i in c) for a, c in zip(groups, chosen)]
-        if np.median(lengths) <= MEDIAN_CHARS:
-            best = (m, float(np.mean([any(a.labels[i] > 0 for i in c) for a, c in zip(groups, chosen)])))
-    return best
+    m = widest_margin(list(zip(groups, scores)), MEDIAN_CHARS)
+    return m, float(np.mean([any(a.labels[i] > 0 for i in _chosen(a, s, m)) for a, s in zip(groups, scores)]))
 
 
 def _unit_report(groups, scores) -> dict:
@@ -348,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fit", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_test")
     p.add_argument("--check", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_dev")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "yuwen" / "probes")
-    p.add_argument("--probes", default="trees,slot,vectors,cross_encoder,cross_fit")
+    p.add_argument("--probes", default=",".join(PROBES))
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     for folder in (args.fit, args.check):
@@ -356,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {folder} is not a benchmark folder (no questions.jsonl)", file=sys.stderr)
             return 2
     wanted = {w.strip() for w in args.probes.split(",") if w.strip()}
+    unknown = sorted(wanted - set(PROBES))
+    if unknown or not wanted:
+        print(f"error: --probes takes some of {', '.join(PROBES)} (got {', '.join(unknown) or 'none'})", file=sys.stderr)
+        return 2
     fit_all, fit_texts, fit_vectors = _collected(args.fit, args.cache)
     check_all, check_texts, check_vectors = _collected(args.check, args.cache)
     fit = [a for a in fit_all if a.answerable and not a.near_miss and len(a.units)]

@@ -301,6 +301,12 @@ def choose_margin(asked: Sequence[Asked], unit: Linear | Boosted, median_chars: 
     """The widest margin (logits below the best unit that further units may score) whose answers
     on the answerable questions keep a median length of at most ``median_chars``."""
     scored = [(a, unit.logits(a.rows)) for a in asked if a.answerable and len(a.units)]
+    return widest_margin(scored, median_chars, max_units, max_chars)
+
+
+def widest_margin(scored: Sequence[tuple[Asked, np.ndarray]], median_chars: int, max_units: int = 3,
+                  max_chars: int = 320) -> float:
+    """``choose_margin`` over questions already scored: (question, its unit scores) pairs."""
     best = MARGINS[0]
     for margin in MARGINS:
         lengths = [sum(len(a.units[i].text) for i in _chosen(a, s, margin, max_units, max_chars)) for a, s in scored]
