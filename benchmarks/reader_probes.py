@@ -23,7 +23,7 @@ features collected once: every probe is fitted on the fitting set and read on th
   weight, and a logistic evidence model over the v4 probability and the pair scores, fitted on one
   half of the validation articles and read on the other, both ways);
 - ``cross_sanity``: the same 2-layer model on the easiest task it could be given (which sentence
-  of the gold passage holds the answer; 3 000 fitting questions, listwise, 400 steps at two
+  of the gold passage holds the answer; 2 507 fitting questions, listwise, 400 steps at two
   learning rates), read on 200 validation questions every 100 steps beside character overlap and
   chance: whether the model can learn the matching at all within this compute.
 
