@@ -22,6 +22,17 @@ MINI_PAGES = {
 }
 
 
+def benchmark_script(name: str):
+    """``benchmarks/<name>.py`` loaded as a module (benchmarks/ is no package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def engine_over(pages: dict[str, str], root: Path, embedder: str):
     """An engine over an index of ``pages`` (file name -> text), built under ``root``."""
     from rag.engine import Engine

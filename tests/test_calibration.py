@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "calibration.py"
+from tests.conftest import benchmark_script
 
-
-def _load():
-    # benchmarks/ is no package: load the script as a module from its file.
-    spec = importlib.util.spec_from_file_location("calibration_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-calibration = _load()
+calibration = benchmark_script("calibration")
 
 
 def test_perfectly_calibrated_toy_data_gives_zero():

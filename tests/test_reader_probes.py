@@ -3,24 +3,14 @@ on a toy benchmark folder written here (the probes themselves are measured, not 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reader_probes.py"
+from tests.conftest import benchmark_script
 
-
-def _load():
-    # benchmarks/ is no package: load the script as a module from its file.
-    spec = importlib.util.spec_from_file_location("reader_probes_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-probes = _load()
+probes = benchmark_script("reader_probes")
 
 
 def _bench(folder: Path, passages: list[dict], questions: list[dict]) -> Path:
