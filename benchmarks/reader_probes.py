@@ -359,19 +359,15 @@ def _sentence_picks(folder: Path, limit: int, seed: int) -> list[tuple[str, list
     questions whose gold passage has 2+ sentences and exactly one of them holds a gold string."""
     import random
 
+    from rag.bench import load_bench
     from rag.sentences import split_sentences
 
-    passages = {}
-    with open(folder / "passages.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            passages[row["id"]] = row["text"]
-    rng, picks = random.Random(seed), []
-    with open(folder / "questions.jsonl", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
+    bench = load_bench(folder)
+    passages = {p["id"]: p["text"] for p in bench.passages}
+    rng, picks, rows = random.Random(seed), [], list(bench.questions)
     rng.shuffle(rows)
     for row in rows:
-        sentences = split_sentences(passages.get((row.get("passage_ids") or [""])[0], ""))
+        sentences = split_sentences(passages[row["passage_ids"][0]])
         hits = [i for i, t in enumerate(sentences) if any(a and a in t for a in row["answers"])]
         if len(sentences) < 2 or len(hits) != 1:
             continue
@@ -481,7 +477,13 @@ def main(argv: list[str] | None = None) -> int:
         results["cross_fit"] = probe_cross_fit([a for a in fit_all if not a.near_miss],
                                                [a for a in check_all if not a.near_miss], texts)
     if "cross_sanity" in wanted:
-        results["cross_sanity"] = {f"lr {lr}": probe_cross_sanity(args.fit, args.check, lr=lr) for lr in (1e-4, 5e-4)}
+        from rag.bench import BenchError
+
+        try:
+            results["cross_sanity"] = {f"lr {lr}": probe_cross_sanity(args.fit, args.check, lr=lr) for lr in (1e-4, 5e-4)}
+        except BenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     text = json.dumps(results, ensure_ascii=False, indent=1)
     print(text)
     if args.out:

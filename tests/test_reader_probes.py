@@ -30,7 +30,6 @@ def bench(tmp_path: Path) -> Path:
         {"id": "q1", "question": "石桥建于哪一年？", "answers": ["一八八二年"], "passage_ids": ["p1"]},
         {"id": "q2", "question": "镇上有什么？", "answers": ["镇"], "passage_ids": ["p1"]},
         {"id": "q3", "question": "这是几句话？", "answers": ["一句"], "passage_ids": ["p2"]},
-        {"id": "q4", "question": "桥有几孔？", "answers": ["五孔"], "passage_ids": ["missing"]},
     ])
 
 
@@ -62,6 +61,15 @@ def test_unknown_probe_name_is_refused_with_one_line(bench, capsys):
 def test_empty_probe_list_is_refused(bench, capsys):
     assert probes.main(["--fit", str(bench), "--check", str(bench), "--probes", " , "]) == 2
     assert "none" in capsys.readouterr().err
+
+
+def test_malformed_bench_is_refused_by_the_sentence_task(tmp_path):
+    from rag.bench import BenchError
+
+    folder = _bench(tmp_path / "bad", [{"id": "p", "title": "t", "text": "一句。两句。"}],
+                    [{"id": "q", "question": "问什么？", "answers": ["一句"], "passage_ids": ["gone"]}])
+    with pytest.raises(BenchError, match="gone"):
+        probes._sentence_picks(folder, limit=1, seed=0)
 
 
 def test_folder_without_questions_is_refused(tmp_path, bench, capsys):
