@@ -1,0 +1,188 @@
+"""What the ``sub_questions`` rule is worth on questions that ask two things at once.
+
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/two_questions.py --bench ../shared/bench/drcd_dev
+    .venv/bin/python benchmarks/two_questions.py --bench ../shared/bench/cmrc2018 --pairs 200
+
+The Wikipedia sets hold no two-part questions, so ``benchmarks/ablation.py`` cannot see this rule.
+This script builds them: two questions of the same article (same title) whose gold answers do not
+overlap are joined as 「A？B？」 (even pairs) or 「A；B？」 (odd pairs). Questions are paired per
+article after a seeded shuffle, consecutive ones together; the pairs are then shuffled and the
+first ``--pairs`` kept. Each joined question is asked with every rule on and with
+``sub_questions`` off; each part is also asked alone (the ceiling). Printed and written to
+``benchmarks/results/two_questions_<bench>.json``: the share of replies that hold both parts' gold,
+either part's, refusals, median answer characters and p50 answer milliseconds, overall and split
+by whether the two questions share a gold passage. Nothing is fitted; the index is the benchmark's
+cached one (built when missing, about 5 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "benchmarks" / "results"
+JOINERS = ("？", "；")
+CONDITIONS = ("rule_on", "rule_off")
+
+
+def _stem(question: str) -> str:
+    return re.sub(r"[？?。！!\s]+$", "", question.strip())
+
+
+def _overlap(a: list[str], b: list[str]) -> bool:
+    return any(x and y and (x in y or y in x) for x in a for y in b)
+
+
+def build_pairs(questions: list[dict], titles: dict[str, str], n: int, seed: int = 0) -> list[dict]:
+    """Up to ``n`` two-part questions: two questions of one article with non-overlapping gold."""
+    rng = random.Random(seed)
+    by_article: dict[str, list[dict]] = defaultdict(list)
+    for q in questions:
+        by_article[titles.get(q["passage_ids"][0], q["passage_ids"][0])].append(q)
+    pairs = []
+    for article in sorted(by_article):
+        qs = by_article[article][:]
+        rng.shuffle(qs)
+        for a, b in zip(qs[0::2], qs[1::2]):
+            if _overlap(a["answers"], b["answers"]) or not _stem(a["question"]) or not _stem(b["question"]):
+                continue
+            pairs.append((a, b))
+    rng.shuffle(pairs)
+    out = []
+    for i, (a, b) in enumerate(pairs[:n]):
+        joiner = JOINERS[i % 2]
+        out.append({
+            "question": f"{_stem(a['question'])}{joiner}{_stem(b['question'])}？",
+            "joiner": joiner,
+            "parts": [a, b],
+            "same_passage": bool(set(a["passage_ids"]) & set(b["passage_ids"])),
+        })
+    return out
+
+
+def score(text: str, refused: bool, parts: list[dict]) -> dict:
+    """Which parts' gold the reply holds."""
+    from rag.bench import answer_contains
+
+    got = [(not refused) and answer_contains(text, p["answers"]) for p in parts]
+    return {"both": all(got), "either": any(got), "refused": refused}
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Shares and medians of one condition's rows."""
+    if not rows:
+        return {"n": 0}
+    answered = [r["chars"] for r in rows if not r["refused"]]
+    return {
+        "n": len(rows),
+        "both": round(sum(r["both"] for r in rows) / len(rows), 4),
+        "either": round(sum(r["either"] for r in rows) / len(rows), 4),
+        "refused": round(sum(r["refused"] for r in rows) / len(rows), 4),
+        "chars_p50": statistics.median(answered) if answered else None,
+        "ms_p50": round(statistics.median(r["ms"] for r in rows), 1),
+    }
+
+
+def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
+    from rag.bench import ensure_bench_index, load_bench, open_bench_engine
+    from rag.embedders import query_vector
+    from rag.questions import analyse
+    from rag.rules import disabled
+
+    bench = load_bench(bench_dir)
+    titles = {p["id"]: p.get("title", "") or p["id"] for p in bench.passages}
+    pairs = build_pairs(bench.questions, titles, n_pairs, seed)
+    index_dir, _ = ensure_bench_index(bench)
+    engine = open_bench_engine(index_dir)
+
+    def ask(question: str) -> tuple[str, bool, float]:
+        query_vector.cache_clear()  # each way of asking pays for its own embeddings
+        started = time.perf_counter()
+        a = engine.ask(question)
+        return a.text, a.refused, (time.perf_counter() - started) * 1000
+
+    rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone",)}
+    split_seen = 0
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm comes with the project's dependencies
+        def tqdm(x, **_):
+            return x
+    for pair in tqdm(pairs, desc=f"{bench.name} pairs", unit="pair"):
+        split_seen += len(analyse(pair["question"]).parts) >= 2
+        for condition in CONDITIONS:
+            if condition == "rule_off":
+                with disabled("sub_questions"):
+                    text, refused, ms = ask(pair["question"])
+            else:
+                text, refused, ms = ask(pair["question"])
+            row = score(text, refused, pair["parts"])
+            rows[condition].append({**row, "chars": len(text), "ms": ms, "same": pair["same_passage"]})
+        alone = [ask(p["question"]) for p in pair["parts"]]
+        got = [(not r) and score(t, r, [p])["both"] for (t, r, _), p in zip(alone, pair["parts"])]
+        rows["alone"].append({"both": all(got), "either": any(got), "refused": all(r for _, r, _ in alone),
+                              "chars": sum(len(t) for t, _, _ in alone), "ms": sum(m for _, _, m in alone),
+                              "same": pair["same_passage"]})
+    out = {"bench": bench.name, "pairs": len(pairs), "seed": seed,
+           "split_detected": round(split_seen / max(len(pairs), 1), 4),
+           "same_passage_share": round(sum(p["same_passage"] for p in pairs) / max(len(pairs), 1), 4)}
+    for condition, rs in rows.items():
+        out[condition] = {"all": summarize(rs), "same_passage": summarize([r for r in rs if r["same"]]),
+                          "two_passages": summarize([r for r in rs if not r["same"]])}
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = [f"**{result['bench']}**: {result['pairs']} two-part questions; split detected in "
+             f"{result['split_detected']:.3f}; same gold passage {result['same_passage_share']:.3f}", "",
+             "| asked | subset | n | both parts' gold | either | refused | median chars | p50 ms |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for condition in CONDITIONS + ("alone",):
+        for subset in ("all", "same_passage", "two_passages"):
+            s = result[condition][subset]
+            if not s.get("n"):
+                continue
+            lines.append(f"| {condition} | {subset} | {s['n']} | {s['both']:.3f} | {s['either']:.3f} | "
+                         f"{s['refused']:.3f} | {s['chars_p50']} | {s['ms_p50']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bench", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_dev")
+    p.add_argument("--pairs", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    from rag.bench import BenchError
+
+    if args.pairs < 1:
+        print("two_questions: --pairs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.bench, args.pairs, args.seed)
+    except BenchError as exc:
+        print(f"two_questions: {exc}", file=sys.stderr)
+        return 2
+    result["command"] = "OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/two_questions.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    out = args.out or RESULTS / f"two_questions_{result['bench']}.json"
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from ablation import write_json_atomic
+
+    write_json_atomic(out, result)
+    print(markdown(result))
+    print(f"written: {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
