@@ -8,7 +8,9 @@ This script builds them: two questions of the same article (same title) whose go
 overlap are joined as 「A？B？」 (even pairs) or 「A；B？」 (odd pairs). Questions are paired per
 article after a seeded shuffle, consecutive ones together; the pairs are then shuffled and the
 first ``--pairs`` kept. Each joined question is asked with every rule on and with
-``sub_questions`` off; each part is also asked alone (the ceiling). Printed and written to
+``sub_questions`` off; each part is also asked alone (the ceiling); and the joined question is
+asked with every rule on and both parts' gold passages hidden ("hidden": its right reply is a
+refusal, though a gold string may still stand in a sibling passage of the article). Printed and written to
 ``benchmarks/results/two_questions_<bench>.json``: the share of replies that hold both parts' gold,
 either part's, refusals, median answer characters and p50 answer milliseconds, overall and split
 by whether the two questions share a gold passage. Nothing is fitted; the index is the benchmark's
@@ -103,13 +105,13 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
     index_dir, _ = ensure_bench_index(bench)
     engine = open_bench_engine(index_dir)
 
-    def ask(question: str) -> tuple[str, bool, float]:
+    def ask(question: str, hidden: tuple[str, ...] = ()) -> tuple[str, bool, float]:
         query_vector.cache_clear()  # each way of asking pays for its own embeddings
         started = time.perf_counter()
-        a = engine.ask(question)
+        a = engine.ask(question, hidden=hidden)
         return a.text, a.refused, (time.perf_counter() - started) * 1000
 
-    rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone",)}
+    rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone", "hidden")}
     split_seen = 0
     try:
         from tqdm import tqdm
@@ -126,6 +128,10 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
                 text, refused, ms = ask(pair["question"])
             row = score(text, refused, pair["parts"])
             rows[condition].append({**row, "chars": len(text), "ms": ms, "same": pair["same_passage"]})
+        gold = tuple(dict.fromkeys(pid for p in pair["parts"] for pid in p["passage_ids"]))
+        text, refused, ms = ask(pair["question"], hidden=gold)
+        rows["hidden"].append({**score(text, refused, pair["parts"]), "chars": len(text), "ms": ms,
+                               "same": pair["same_passage"]})
         alone = [ask(p["question"]) for p in pair["parts"]]
         got = [(not r) and score(t, r, [p])["both"] for (t, r, _), p in zip(alone, pair["parts"])]
         rows["alone"].append({"both": all(got), "either": any(got), "refused": all(r for _, r, _ in alone),
@@ -145,7 +151,7 @@ def markdown(result: dict) -> str:
              f"{result['split_detected']:.3f}; same gold passage {result['same_passage_share']:.3f}", "",
              "| asked | subset | n | both parts' gold | either | refused | median chars | p50 ms |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for condition in CONDITIONS + ("alone",):
+    for condition in CONDITIONS + ("alone", "hidden"):
         for subset in ("all", "same_passage", "two_passages"):
             s = result[condition][subset]
             if not s.get("n"):

@@ -196,26 +196,32 @@ class Engine:
 
     def _hits_for(
         self, question: str, kind: QuestionKind, k: int, mode: str, hidden: tuple[str, ...] = ()
-    ) -> tuple[list[Hit], tuple[str, ...]]:
+    ) -> tuple[list[Hit], tuple[str, ...], float | None]:
         """The passages an answer reads, and the sub-questions it must cover: the question's top
         ``k``, widened for a question that asks several things (A和B分别…, two sub-questions,
         两篇文章…) so that each has its evidence. A sub-question whose own passages fail the
-        evidence check adds nothing (it would only bring in off-topic sentences)."""
+        evidence check adds nothing (it would only bring in off-topic sentences). Third: the least
+        evidence probability of the sub-questions when every one passed the check, else None."""
         split = kind.parts if rule_on("sub_questions") else ()
         several = kind.wants_several and rule_on("several_articles")
         if not (split or several):
-            return self.search(question, k=k, mode=mode, hidden=hidden, cosines=True), ()
+            return self.search(question, k=k, mode=mode, hidden=hidden, cosines=True), (), None
         deeper = self.search(question, k=3 * k, mode=mode, hidden=hidden, cosines=True)
-        parts, rankings = [], []
+        parts, rankings, floor = [], [], 1.0
         for part in split:
             ranking = self.search(part, k=k, mode=mode, hidden=hidden, cosines=True)
-            if self.evidence(part, ranking).probability >= self.model.threshold:
+            p = self.evidence(part, ranking).probability
+            if p >= self.model.threshold:
                 parts.append(part)
                 rankings.append(ranking)
-        return widen(deeper[:k], rankings, deeper[k:] if several else []), tuple(parts)
+                floor = min(floor, p)
+        # Every part answered: the whole is too, however its joined wording matches one passage.
+        floor = floor if split and len(parts) == len(split) else None
+        return widen(deeper[:k], rankings, deeper[k:] if several else []), tuple(parts), floor
 
-    def evidence(self, question: str, hits: list[Hit], parts: tuple[str, ...] = ()) -> Evidence:
-        """The scored evidence that ``hits`` give for ``question`` (and each sub-question's best unit)."""
+    def evidence(self, question: str, hits: list[Hit], parts: tuple[str, ...] = (), floor: float | None = None) -> Evidence:
+        """The scored evidence that ``hits`` give for ``question`` (and each sub-question's best unit);
+        ``floor``: the probability is at least this (every sub-question answered)."""
         kind = analyse(question)
         whole = frozenset()
         if kind.wants_list and rule_on("list_items"):
@@ -225,7 +231,7 @@ class Engine:
         ev = gather(question, kind, hits, articles, self.embedder, self.idf, self.model,
                     query_vector=self.query_vector(question), sentence_vectors=self.reader.sentence_vector, whole=whole)
         if parts:
-            with_parts(ev, parts, self.embedder, self.idf, self.model, self.reader.sentence_vector)
+            with_parts(ev, parts, self.embedder, self.idf, self.model, self.reader.sentence_vector, floor=floor)
         return ev
 
     def ask(
@@ -275,8 +281,8 @@ class Engine:
 
             done = standalone(asked, list(history), use_llm=backend == "llm", llm=llm)
             rewritten, rewritten_by, rewrite_note = done.text, done.by, done.note
-        hits, parts = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
-        evidence = self.evidence(rewritten, hits, parts)
+        hits, parts, floor = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
+        evidence = self.evidence(rewritten, hits, parts, floor)
         chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)
         for item in chosen.stream(evidence, self.policy, self.model):
             if isinstance(item, Answer):

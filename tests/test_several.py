@@ -57,6 +57,30 @@ def test_an_emphasis_quote_on_an_off_topic_question_still_refuses(engine):
     assert engine.ask("“星际快递”每天送多少件包裹？").refused
 
 
+def test_two_questions_about_two_articles_are_answered_from_both(engine):
+    answer = engine.ask("火锅美食节在哪个区开幕？四川工业增加值同比增长了多少？", k=1)
+    assert not answer.refused
+    assert "南岸区" in answer.text and "7.2%" in answer.text
+
+
+def test_evidence_whose_every_part_is_answered_is_at_least_as_probable_as_its_least_part(engine):
+    question = "火锅美食节在哪个区开幕？四川工业增加值同比增长了多少？"
+    hits = engine.search(question, k=1, cosines=True)
+    plain = engine.evidence(question, hits, ("火锅美食节在哪个区开幕", "四川工业增加值同比增长了多少"))
+    lifted = engine.evidence(question, hits, ("火锅美食节在哪个区开幕", "四川工业增加值同比增长了多少"), floor=0.97)
+    assert lifted.probability == max(plain.probability, 0.97)
+    assert lifted.reason == ""
+
+
+def test_a_part_no_article_answers_sets_no_floor(engine):
+    from rag.questions import analyse
+
+    question = "火锅美食节在哪个区开幕？火星基地住着多少名宇航员？"
+    _, parts, floor = engine._hits_for(question, analyse(question), 1, "hybrid")
+    assert floor is None
+    assert "火锅美食节在哪个区开幕" in parts
+
+
 def engine_article(engine: Engine, file: str) -> str:
     return next(a.id for a in engine.articles() if a.file == file)
 

@@ -172,10 +172,16 @@ def with_parts(
     idf: IdfTable,
     reader: Reader,
     sentence_vectors: SentenceVectors | None = None,
+    floor: float | None = None,
 ) -> Evidence:
-    """``ev`` with the best unit of each sub-question: the same candidates, scored for the part."""
+    """``ev`` with the best unit of each sub-question: the same candidates, scored for the part.
+    ``floor`` (every sub-question's evidence passed on its own): the probability is at least this."""
     from ..questions import analyse
 
+    if floor is not None and floor > ev.probability:
+        ev.probability = floor
+        if ev.probability >= reader.threshold:
+            ev.reason = ""
     ev.parts = tuple(parts)
     ev.part_best = []
     for part in parts:
