@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +99,7 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
     from rag.embedders import query_vector
     from rag.questions import analyse
     from rag.rules import disabled
+    from tqdm import tqdm
 
     bench = load_bench(bench_dir)
     titles = {p["id"]: p.get("title", "") or p["id"] for p in bench.passages}
@@ -113,27 +115,16 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
 
     rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone", "hidden")}
     split_seen = 0
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm comes with the project's dependencies
-        def tqdm(x, **_):
-            return x
     for pair in tqdm(pairs, desc=f"{bench.name} pairs", unit="pair"):
         split_seen += len(analyse(pair["question"]).parts) >= 2
-        for condition in CONDITIONS:
-            if condition == "rule_off":
-                with disabled("sub_questions"):
-                    text, refused, ms = ask(pair["question"])
-            else:
-                text, refused, ms = ask(pair["question"])
-            row = score(text, refused, pair["parts"])
-            rows[condition].append({**row, "chars": len(text), "ms": ms, "same": pair["same_passage"]})
         gold = tuple(dict.fromkeys(pid for p in pair["parts"] for pid in p["passage_ids"]))
-        text, refused, ms = ask(pair["question"], hidden=gold)
-        rows["hidden"].append({**score(text, refused, pair["parts"]), "chars": len(text), "ms": ms,
-                               "same": pair["same_passage"]})
+        for condition, hidden in (("rule_on", ()), ("rule_off", ()), ("hidden", gold)):
+            with disabled("sub_questions") if condition == "rule_off" else nullcontext():
+                text, refused, ms = ask(pair["question"], hidden)
+            rows[condition].append({**score(text, refused, pair["parts"]), "chars": len(text), "ms": ms,
+                                    "same": pair["same_passage"]})
         alone = [ask(p["question"]) for p in pair["parts"]]
-        got = [(not r) and score(t, r, [p])["both"] for (t, r, _), p in zip(alone, pair["parts"])]
+        got = [score(t, r, [p])["both"] for (t, r, _), p in zip(alone, pair["parts"])]
         rows["alone"].append({"both": all(got), "either": any(got), "refused": all(r for _, r, _ in alone),
                               "chars": sum(len(t) for t, _, _ in alone), "ms": sum(m for _, _, m in alone),
                               "same": pair["same_passage"]})
