@@ -46,7 +46,9 @@ RULES: dict[str, Rule] = {
         Rule("answer_shape", "the reader is told whether a unit has the shape the question asks for (a cause word "
              "for 为什么, a number in the asked measure word for 多少公里, an ordinal for 第几, a means for 如何)"),
         Rule("partial_answer", "on-topic evidence that lacks a constraint of the question is shown as an honest "
-             "partial answer (a refusal that says what the articles do state)"),
+             "partial answer (a refusal that says what the articles do state)",
+             measured="benchmarks/partial_answers.py (the near-miss twins of drcd_dev and cmrc2018: what the "
+             "reworded refusal names and shows; it changes no refusal, so benchmarks/ablation.py sees nothing)"),
         *(Rule(name, what, measured="benchmarks/followup_ablation.py on benchmarks/conversations.jsonl (116 turns "
                "written with the rewriter, so not an unseen set; no conversation set of 1 000 turns exists here)")
           for name, what in (

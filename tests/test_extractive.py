@@ -78,6 +78,18 @@ def test_a_missing_year_in_an_english_question_is_explained_in_english():
     assert a.partial and a.text.startswith("The articles give no figure for 2021")
 
 
+def test_a_partial_answer_names_whole_dates_not_time_words_or_pieces_of_them():
+    ev = evidence("2021年试行了什么新规则？", "目前协会正在讨论，2020年的前三个月试行了新规则。", {"新规则": 2.0}, 0.1)
+    a = answer(ev, threshold=0.5)
+    assert a.partial and "文中给出的是“2020年”的" in a.text
+
+
+def test_a_partial_answer_names_the_places_the_article_gives_as_whole_words():
+    ev = evidence("广州市白云区的人口是多少？", "南京市江宁区的人口约一百万。", {"人口": 2.0}, 0.1)
+    a = answer(ev, threshold=0.5)
+    assert a.partial and "文中给出的是“南京市、江宁区”的" in a.text
+
+
 def test_partial_answers_switched_off_give_the_plain_refusal():
     ev = evidence("2021年该区工业产值是多少？", "2023年该区工业产值达到500亿元。", {"500亿元": 2.0}, probability=0.1)
     with disabled("partial_answer"):

@@ -4,6 +4,7 @@ question; with what is missing when they do not (a constraint no passage states)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -12,11 +13,11 @@ import numpy as np
 from ..documents import Article
 from ..embedders import Embedder
 from ..embedders import query_vector as cached_query_vector
-from ..questions import Constraint, QuestionKind
+from ..questions import Constraint, QuestionKind, constraints_of
 from ..retrieve import Hit
 from ..rules import rule_on
 from ..units import answer_units
-from .features import IdfTable, QuestionView, Unit, evidence_features, normalise, unit_features, unit_kinds
+from .features import IdfTable, QuestionView, Unit, evidence_features, normalise, unit_features
 from .reader import Reader, sigmoid
 
 SentenceVectors = Callable[[str, int, int], "np.ndarray | None"]
@@ -120,11 +121,18 @@ def missing_constraints(q: QuestionView, hits: Sequence[Hit], best: Unit | None,
     return tuple(c for c in q.kind.constraints if normalise(c.text) not in text)
 
 
+_NUMERAL = re.compile(r"[\d〇零一二三四五六七八九十百]")
+
+
 def stated_instead(c: Constraint, unit: Unit) -> list[str]:
-    """What the unit states of the kind of ``c`` instead (another year, another place)."""
-    kinds = unit_kinds(unit.text)
-    same = sorted(kinds.get(c.kind, frozenset()), key=unit.text.find)
-    return [s for s in same if normalise(s) != normalise(c.text)][:2]
+    """What the unit states of the kind of ``c`` instead (another year, another place): the unit's
+    own constraints of that kind, found as a question's are, so whole dates and names, not the
+    search tokens' pieces of words; a date or number asked is answered by dates or numbers, not by
+    time words (正在, 当时)."""
+    numeral = bool(_NUMERAL.search(c.text))
+    same = [d.text for d in constraints_of(unit.text)
+            if d.kind == c.kind and (d.kind not in ("time", "number") or bool(_NUMERAL.search(d.text)) == numeral)]
+    return [s for s in dict.fromkeys(same) if normalise(s) != normalise(c.text)][:2]
 
 
 def gather(
