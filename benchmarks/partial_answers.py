@@ -19,7 +19,6 @@ benchmark's cached one (built when missing, about 5 minutes).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections import defaultdict
@@ -27,7 +26,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from measure_main import measure_main, measure_parser  # noqa: E402
 
 # The two templates of rag/answer/extractive.py's partial answer: what was asked, what is stated instead.
 _ZH = re.compile(r"资料没有给出“(?P<asked>[^”]*)”.*?文中给出的是“(?P<instead>[^”]*)”的：")
@@ -141,32 +141,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--bench", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_dev")
-    p.add_argument("--limit", type=int, default=None, help="ask only the first N questions that have a twin")
-    p.add_argument("--out", type=Path, default=None)
+    p = measure_parser(__doc__, "limit", None)
     p.add_argument("--details", action="store_true", help="also write each twin's question and reply")
-    args = p.parse_args(argv)
-    from rag.bench import BenchError
-
-    if args.limit is not None and args.limit < 1:
-        print("partial_answers: --limit must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.bench, args.limit, args.details)
-    except BenchError as exc:
-        print(f"partial_answers: {exc}", file=sys.stderr)
-        return 2
-    result["command"] = "OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/partial_answers.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    out = args.out or RESULTS / f"partial_answers_{result['bench']}.json"
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from ablation import write_json_atomic
-
-    write_json_atomic(out, result)
-    print(markdown(result))
-    print(f"written: {out}", file=sys.stderr)
-    return 0
+    return measure_main("partial_answers", p, "limit", lambda a: run(a.bench, a.limit, a.details), markdown, argv)
 
 
 if __name__ == "__main__":

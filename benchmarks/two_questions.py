@@ -19,10 +19,8 @@ cached one (built when missing, about 5 minutes).
 
 from __future__ import annotations
 
-import argparse
 import random
 import re
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -31,7 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from measure_main import measure_main, measure_parser, summarize  # noqa: E402
 JOINERS = ("？", "；")
 CONDITIONS = ("rule_on", "rule_off")
 
@@ -77,21 +76,6 @@ def score(text: str, refused: bool, parts: list[dict]) -> dict:
 
     got = [(not refused) and answer_contains(text, p["answers"]) for p in parts]
     return {"both": all(got), "either": any(got), "refused": refused}
-
-
-def summarize(rows: list[dict]) -> dict:
-    """Shares and medians of one condition's rows."""
-    if not rows:
-        return {"n": 0}
-    answered = [r["chars"] for r in rows if not r["refused"]]
-    return {
-        "n": len(rows),
-        "both": round(sum(r["both"] for r in rows) / len(rows), 4),
-        "either": round(sum(r["either"] for r in rows) / len(rows), 4),
-        "refused": round(sum(r["refused"] for r in rows) / len(rows), 4),
-        "chars_p50": statistics.median(answered) if answered else None,
-        "ms_p50": round(statistics.median(r["ms"] for r in rows), 1),
-    }
 
 
 def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
@@ -153,32 +137,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--bench", type=Path, default=REPO.parent / "shared" / "bench" / "drcd_dev")
-    p.add_argument("--pairs", type=int, default=1000)
+    p = measure_parser(__doc__, "pairs", 1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None)
-    args = p.parse_args(argv)
-    from rag.bench import BenchError
-
-    if args.pairs < 1:
-        print("two_questions: --pairs must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.bench, args.pairs, args.seed)
-    except BenchError as exc:
-        print(f"two_questions: {exc}", file=sys.stderr)
-        return 2
-    result["command"] = "OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/two_questions.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    out = args.out or RESULTS / f"two_questions_{result['bench']}.json"
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from ablation import write_json_atomic
-
-    write_json_atomic(out, result)
-    print(markdown(result))
-    print(f"written: {out}", file=sys.stderr)
-    return 0
+    return measure_main("two_questions", p, "pairs", lambda a: run(a.bench, a.pairs, a.seed), markdown, argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from .answer.evidence import with_parts
 from .chunking import ChunkSettings
 from .config import Settings
 from .documents import Article
-from .embedders import Embedder, EmbedderError, load_embedder, query_vector
+from .embedders import Embedder, EmbedderError, load_embedder, query_vector, query_vectors
 from .indexing import build_index, describe_update
 from .ingest import read_text
 from .questions import QuestionKind, analyse
@@ -206,6 +206,7 @@ class Engine:
         several = kind.wants_several and rule_on("several_articles")
         if not (split or several):
             return self.search(question, k=k, mode=mode, hidden=hidden, cosines=True), (), None
+        query_vectors(self.embedder, [check_question(q) for q in (question, *split)])  # one batch for all
         deeper = self.search(question, k=3 * k, mode=mode, hidden=hidden, cosines=True)
         parts, rankings, floor = [], [], 1.0
         for part in split:

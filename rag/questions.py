@@ -190,32 +190,55 @@ def _subject(part: str) -> str:
     return part[: m.start()] if m and m.start() >= 2 else ""
 
 
+_JOINT = re.compile(r"以及|和|与|及")
+_NOMINAL_TAGS = ("vn", "an", "eng", "j", "l")  # besides n*, m*, q*: 比赛, 一战 (an abbreviation), 科幻小说 (an idiom)
+
+
+def _nominal(word: str, flag: str) -> bool:
+    return flag[0] in "nmq" or flag in _NOMINAL_TAGS or bool(_LATIN.fullmatch(word) or word.isdigit() or word.isspace())
+
+
 def _coordinates(question: str) -> tuple[str, ...]:
     """「第八次和第十次会议分别突出了什么主题」 as 「第八次会议突出了什么主题」 and
     「第十次会议突出了什么主题」: one question per coordinated item (A和B … 分别/各自)."""
     clause = next((c for c in re.split(r"[？?。；;，,]", question) if re.search(r"分别|各自", c)), "")
-    if not clause:
+    clause = clause.replace("分别", "").replace("各自", "")
+    # The 和 jieba cuts as a word of its own (not the 和 of 共和国); else the first 和 after the
+    # first character, since jieba may join a name to it (「和秋明」).
+    pos, span = 0, None
+    for w in pseg.cut(clause):
+        if pos and w.flag == "c" and _JOINT.fullmatch(w.word):
+            span = (pos, pos + len(w.word))
+            break
+        pos += len(w.word)
+    joint = _JOINT.search(clause, 1)
+    span = span or (joint.span() if joint else None)
+    if not span:
         return ()
-    words = [(w.word, w.flag) for w in pseg.cut(clause.replace("分别", "").replace("各自", ""))]
-    nominal = lambda flag: flag[0] in "nmq" or flag in ("vn", "an", "eng")  # noqa: E731
-    for i, (w, _) in enumerate(words):
-        if w not in ("和", "与", "及", "以及") or i == 0:
-            continue
-        lo = i
-        while lo > 0 and nominal(words[lo - 1][1]):
-            lo -= 1
-        hi = i + 1
-        while hi < len(words) and nominal(words[hi][1]):
-            hi += 1
-        a, b = words[lo:i], words[i + 1 : hi]
-        if not a or not b:
-            continue
-        # 「第八次和第十次会议」: the shared head (会议) that only the second item spells out.
-        a = a + b[len(a):]
-        text = "".join(x for x, _ in words)
-        joined = "".join(x for x, _ in words[lo:hi])
-        return tuple(text.replace(joined, "".join(x for x, _ in item), 1) for item in (a, b))
-    return ()
+    # Each side of 和 is tagged on its own, and so is the predicate after the second item: jieba
+    # would join a name's last character to 是 (「锣鼓经是」).
+    left, right = clause[: span[0]], clause[span[1]:]
+    pred = _PREDICATE.search(right, 1)
+    head = right[: pred.start()] if pred else right
+    before = [(w.word, w.flag) for w in pseg.cut(left)]
+    after = [(w.word, w.flag) for w in pseg.cut(head)]
+    lo = len(before)
+    while lo > 0 and _nominal(*before[lo - 1]):
+        lo -= 1
+    a = before[lo:] or before[-1:]
+    hi = 0
+    while hi < len(after) and _nominal(*after[hi]):
+        hi += 1
+    # An item no tag calls a noun (分娩, 讽刺) is all of the words up to 的 or the predicate.
+    b = after[:hi] or after[: next((i for i, (_, f) in enumerate(after) if f in ("uj", "x")), len(after))]
+    if not a or not b or not a[-1][0].strip():
+        return ()
+    # 「第八次和第十次会议」: the shared head (会议) that only the second item spells out, when
+    # the items before it are alike (第八次/第十次, not 梵文/马祖 of 「梵文和马祖列岛」).
+    shared = b[len(a):] if len(b) > len(a) and a[-1][1] == b[len(a) - 1][1] else []
+    prefix = "".join(w for w, _ in before[: len(before) - len(a)])
+    suffix = "".join(w for w, _ in after[len(b):]) + right[len(head):]
+    return tuple(prefix + "".join(w for w, _ in item) + suffix for item in (a + shared, b))
 
 
 def asked_measure(question: str) -> str:

@@ -24,9 +24,11 @@ RULES: dict[str, Rule] = {
     for r in (
         Rule("sub_questions", "a question asking two things (…？…？, A和B分别…) is split; each part is retrieved on "
              "its own and answered by its own best unit; when every part's evidence passes, so does the whole's",
-             measured="benchmarks/two_questions.py (1 000 built "
-             "two-part questions per set; the large sets hold none, so benchmarks/ablation.py sees no change)"),
-        Rule("several_articles", "a 分别/两篇 question also takes the best unit of each close article"),
+             measured="benchmarks/two_questions.py and benchmarks/two_articles.py (1 000 built two-part and "
+             "two-article questions per set; the large sets hold none, so benchmarks/ablation.py sees no change)"),
+        Rule("several_articles", "a 分别/两篇 question also takes the best unit of each close article",
+             measured="benchmarks/two_articles.py (1 000 built 「A和B分别…」 questions per set: no change, "
+             "sub_questions answers them; kept for 两篇 questions that name no items, which no set here holds)"),
         Rule("list_items", "a list question (哪些, 哪几个方面) takes the 一是…二是… items of the best unit's paragraph, "
              "or the article's parallel section leads"),
         Rule("semicolon_list", "a list question whose best unit ends in 「；」 takes the rest of that sentence's items"),

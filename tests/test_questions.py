@@ -72,6 +72,27 @@ def test_coordinated_items_share_the_head_only_the_second_spells_out():
     assert kind.parts == ("今年第三次座谈会听取了什么报告", "今年第六次座谈会听取了什么报告")
 
 
+def test_unlike_coordinated_names_keep_their_own_words():
+    # 青石 and 南岭 are not two of one kind sharing the head word 书院.
+    assert analyse("青石和南岭书院分别在哪里？").parts == ("青石在哪里", "南岭书院在哪里")
+
+
+def test_the_predicate_after_coordinated_names_stays_with_the_question():
+    assert analyse("南岭书院和花鼓经分别是什么？").parts == ("南岭书院是什么", "花鼓经是什么")
+
+
+def test_the_and_inside_a_name_does_not_split_it():
+    assert analyse("青石共和国和南岭书院分别在哪里？").parts == ("青石共和国在哪里", "南岭书院在哪里")
+
+
+def test_an_and_the_tagger_joins_to_a_name_still_splits_the_question():
+    assert analyse("请分别介绍白沙湾和秋明镇。").parts == ("请介绍白沙湾", "请介绍秋明镇")
+
+
+def test_an_item_no_tag_calls_a_noun_is_kept_whole():
+    assert analyse("云雾山和讽刺分别是什么？").parts == ("云雾山是什么", "讽刺是什么")
+
+
 def test_and_without_respectively_is_one_question():
     assert analyse("重庆和四川的森林覆盖率是多少？").parts == ()
 

@@ -100,3 +100,20 @@ def test_widen_brings_in_a_second_article_from_the_deeper_ranking():
     own = [_hit(0, "a"), _hit(1, "a")]
     deeper = [_hit(2, "a"), _hit(5, "c"), _hit(6, "d")]
     assert [h.row for h in widen(own, [], deeper)] == [0, 1, 5]
+
+
+def test_a_question_and_its_parts_are_embedded_in_one_batch(engine, monkeypatch):
+    from rag.embedders import query_vector
+
+    query_vector.cache_clear()
+    batches: list[int] = []
+    encode = engine.embedder.model.encode
+
+    def counting(texts, **kw):
+        batches.append(len(texts))
+        return encode(texts, **kw)
+
+    monkeypatch.setattr(engine.embedder.model, "encode", counting)
+    answer = engine.ask("重庆和四川的工业增加值分别增长了多少？", k=1)
+    assert "6.5%" in answer.text and "7.2%" in answer.text
+    assert batches[0] == 3  # the whole question and its two parts
