@@ -202,6 +202,8 @@ def _coordinates(question: str) -> tuple[str, ...]:
     """「第八次和第十次会议分别突出了什么主题」 as 「第八次会议突出了什么主题」 and
     「第十次会议突出了什么主题」: one question per coordinated item (A和B … 分别/各自)."""
     clause = next((c for c in re.split(r"[？?。；;，,]", question) if re.search(r"分别|各自", c)), "")
+    if not clause:
+        return ()
     clause = clause.replace("分别", "").replace("各自", "")
     # The 和 jieba cuts as a word of its own (not the 和 of 共和国); else the first 和 after the
     # first character, since jieba may join a name to it (「和秋明」).
