@@ -24,9 +24,10 @@ def measure_parser(doc: str, count: str, default: int | None) -> argparse.Argume
 
 
 def measure_main(name: str, parser: argparse.ArgumentParser, count: str, run: Callable[[argparse.Namespace], dict],
-                 markdown: Callable[[dict], str], argv: list[str] | None = None) -> int:
+                 markdown: Callable[[dict], str], argv: list[str] | None = None, script: str | None = None) -> int:
     """Parse ``argv``, check ``--count`` is at least 1, ``run`` the measurement, write
-    ``benchmarks/results/<name>_<bench>.json`` (or ``--out``) and print its table; 2 on bad input."""
+    ``benchmarks/results/<name>_<bench>.json`` (or ``--out``) and print its table; 2 on bad input.
+    ``script`` is the script's name when it differs from ``name``."""
     args = parser.parse_args(argv)
     from rag.bench import BenchError
 
@@ -39,7 +40,7 @@ def measure_main(name: str, parser: argparse.ArgumentParser, count: str, run: Ca
     except BenchError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
-    result["command"] = f"OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/{name}.py " + " ".join(
+    result["command"] = f"OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/{script or name}.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     out = args.out or RESULTS / f"{name}_{result['bench']}.json"
     sys.path.insert(0, str(REPO / "benchmarks"))

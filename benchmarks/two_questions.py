@@ -15,6 +15,17 @@ refusal, though a gold string may still stand in a sibling passage of the articl
 either part's, refusals, median answer characters and p50 answer milliseconds, overall and split
 by whether the two questions share a gold passage. Nothing is fitted; the index is the benchmark's
 cached one (built when missing, about 5 minutes).
+
+``--pronoun`` builds the harder kind a reader writes: the second part names the article by 它
+instead of its title (「锣鼓经是什么？它常用的节奏型称为什么？」). Only pairs whose first question
+names the article's title and whose second one opens with it are kept; the title (with its 《》)
+is replaced by 它. "alone" still asks the two original questions, so it stays the ceiling;
+"readings_off" and "hidden_readings_off" ask the joined question with ``antecedent_readings``
+off (它 read as the first part's subject only), as it is and with both gold passages hidden.
+"turns" and "turns_readings_off" ask the two as a conversation instead: the first question, then
+the second (with 它) as its follow-up, the first turn's answer in the history; "both" is then
+the second question's gold alone.
+Written to ``two_questions_pronoun_<bench>.json``.
 """
 
 from __future__ import annotations
@@ -43,8 +54,38 @@ def _overlap(a: list[str], b: list[str]) -> bool:
     return any(x and y and (x in y or y in x) for x in a for y in b)
 
 
-def build_pairs(questions: list[dict], titles: dict[str, str], n: int, seed: int = 0) -> list[dict]:
-    """Up to ``n`` two-part questions: two questions of one article with non-overlapping gold."""
+def _opens_with(question: str, title: str) -> str:
+    """The title as ``question`` opens with it (with its 《》 if quoted) as words of their own
+    (not 「中国邮政」 of 「中国邮政储蓄银行」), or ''."""
+    import jieba
+
+    for form in (f"《{title}》", title):
+        if title and question.startswith(form) and len(question) > len(form) + 2:
+            ends, at = set(), 0
+            for word in jieba.cut(question):
+                at += len(word)
+                ends.add(at)
+            return form if len(form) in ends else ""
+    return ""
+
+
+def _pronoun_pairs(qs: list[dict], title: str) -> list[tuple[dict, dict]]:
+    """(a, b) pairs of one article: ``a`` names the title, ``b`` opens with it (each question used once)."""
+    openers = [q for q in qs if _opens_with(q["question"], title)]
+    namers = [q for q in qs if title and title in q["question"] and q not in openers]
+    # Openers left over name the title too, so they can be a first part as well.
+    pairs = []
+    while openers and (namers or len(openers) >= 2):
+        b = openers.pop()
+        a = namers.pop() if namers else openers.pop()
+        pairs.append((a, b))
+    return pairs
+
+
+def build_pairs(questions: list[dict], titles: dict[str, str], n: int, seed: int = 0,
+                pronoun: bool = False) -> list[dict]:
+    """Up to ``n`` two-part questions: two questions of one article with non-overlapping gold; with
+    ``pronoun`` the second names the article by 它 (see the module's docstring)."""
     rng = random.Random(seed)
     by_article: dict[str, list[dict]] = defaultdict(list)
     for q in questions:
@@ -53,7 +94,7 @@ def build_pairs(questions: list[dict], titles: dict[str, str], n: int, seed: int
     for article in sorted(by_article):
         qs = by_article[article][:]
         rng.shuffle(qs)
-        for a, b in zip(qs[0::2], qs[1::2]):
+        for a, b in (_pronoun_pairs(qs, article) if pronoun else zip(qs[0::2], qs[1::2])):
             if _overlap(a["answers"], b["answers"]) or not _stem(a["question"]) or not _stem(b["question"]):
                 continue
             pairs.append((a, b))
@@ -61,8 +102,11 @@ def build_pairs(questions: list[dict], titles: dict[str, str], n: int, seed: int
     out = []
     for i, (a, b) in enumerate(pairs[:n]):
         joiner = JOINERS[i % 2]
+        second = _stem(b["question"])
+        if pronoun:
+            second = "它" + second[len(_opens_with(second, titles[b["passage_ids"][0]])):]
         out.append({
-            "question": f"{_stem(a['question'])}{joiner}{_stem(b['question'])}？",
+            "question": f"{_stem(a['question'])}{joiner}{second}？",
             "joiner": joiner,
             "parts": [a, b],
             "same_passage": bool(set(a["passage_ids"]) & set(b["passage_ids"])),
@@ -78,7 +122,7 @@ def score(text: str, refused: bool, parts: list[dict]) -> dict:
     return {"both": all(got), "either": any(got), "refused": refused}
 
 
-def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
+def run(bench_dir: Path, n_pairs: int, seed: int = 0, pronoun: bool = False) -> dict:
     from rag.bench import ensure_bench_index, load_bench, open_bench_engine
     from rag.embedders import query_vector
     from rag.questions import analyse
@@ -87,23 +131,29 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
 
     bench = load_bench(bench_dir)
     titles = {p["id"]: p.get("title", "") or p["id"] for p in bench.passages}
-    pairs = build_pairs(bench.questions, titles, n_pairs, seed)
+    pairs = build_pairs(bench.questions, titles, n_pairs, seed, pronoun)
     index_dir, _ = ensure_bench_index(bench)
     engine = open_bench_engine(index_dir)
 
-    def ask(question: str, hidden: tuple[str, ...] = ()) -> tuple[str, bool, float]:
+    def ask(question: str, hidden: tuple[str, ...] = (), history: list | None = None) -> tuple[str, bool, float]:
         query_vector.cache_clear()  # each way of asking pays for its own embeddings
         started = time.perf_counter()
-        a = engine.ask(question, hidden=hidden)
+        a = engine.ask(question, hidden=hidden, history=history)
         return a.text, a.refused, (time.perf_counter() - started) * 1000
 
-    rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone", "hidden")}
+    extra = ("readings_off", "hidden_readings_off", "turns", "turns_readings_off") if pronoun else ()
+    rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone", "hidden") + extra}
     split_seen = 0
     for pair in tqdm(pairs, desc=f"{bench.name} pairs", unit="pair"):
         split_seen += len(analyse(pair["question"]).parts) >= 2
         gold = tuple(dict.fromkeys(pid for p in pair["parts"] for pid in p["passage_ids"]))
-        for condition, hidden in (("rule_on", ()), ("rule_off", ()), ("hidden", gold)):
-            with disabled("sub_questions") if condition == "rule_off" else nullcontext():
+        ways = (("rule_on", ()), ("rule_off", ()), ("hidden", gold))
+        if pronoun:
+            ways += (("readings_off", ()), ("hidden_readings_off", gold))
+        for condition, hidden in ways:
+            off = ("sub_questions",) if condition == "rule_off" else ()
+            off = ("antecedent_readings",) if condition.endswith("readings_off") else off
+            with disabled(*off) if off else nullcontext():
                 text, refused, ms = ask(pair["question"], hidden)
             rows[condition].append({**score(text, refused, pair["parts"]), "chars": len(text), "ms": ms,
                                     "same": pair["same_passage"]})
@@ -112,7 +162,15 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0) -> dict:
         rows["alone"].append({"both": all(got), "either": any(got), "refused": all(r for _, r, _ in alone),
                               "chars": sum(len(t) for t, _, _ in alone), "ms": sum(m for _, _, m in alone),
                               "same": pair["same_passage"]})
-    out = {"bench": bench.name, "pairs": len(pairs), "seed": seed,
+        if pronoun:  # the same two questions as two turns of a conversation: the 它 is a follow-up's
+            second = pair["question"].split(pair["joiner"], 1)[1]
+            history = [(pair["parts"][0]["question"], alone[0][0])]
+            for condition in ("turns", "turns_readings_off"):
+                with disabled("antecedent_readings") if condition == "turns_readings_off" else nullcontext():
+                    text, refused, ms = ask(second, history=history)
+                rows[condition].append({**score(text, refused, pair["parts"][1:]), "chars": len(text), "ms": ms,
+                                        "same": pair["same_passage"]})
+    out = {"bench": bench.name, "pairs": len(pairs), "seed": seed, "pronoun": pronoun,
            "split_detected": round(split_seen / max(len(pairs), 1), 4),
            "same_passage_share": round(sum(p["same_passage"] for p in pairs) / max(len(pairs), 1), 4)}
     for condition, rs in rows.items():
@@ -126,7 +184,9 @@ def markdown(result: dict) -> str:
              f"{result['split_detected']:.3f}; same gold passage {result['same_passage_share']:.3f}", "",
              "| asked | subset | n | both parts' gold | either | refused | median chars | p50 ms |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for condition in CONDITIONS + ("alone", "hidden"):
+    for condition in CONDITIONS + ("readings_off", "alone", "hidden", "hidden_readings_off", "turns", "turns_readings_off"):
+        if condition not in result:
+            continue
         for subset in ("all", "same_passage", "two_passages"):
             s = result[condition][subset]
             if not s.get("n"):
@@ -139,7 +199,10 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = measure_parser(__doc__, "pairs", 1000)
     p.add_argument("--seed", type=int, default=0)
-    return measure_main("two_questions", p, "pairs", lambda a: run(a.bench, a.pairs, a.seed), markdown, argv)
+    p.add_argument("--pronoun", action="store_true", help="the second part names the article by 它")
+    name = "two_questions_pronoun" if "--pronoun" in (argv if argv is not None else sys.argv[1:]) else "two_questions"
+    return measure_main(name, p, "pairs", lambda a: run(a.bench, a.pairs, a.seed, a.pronoun), markdown, argv,
+                        script="two_questions")
 
 
 if __name__ == "__main__":

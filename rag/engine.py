@@ -200,18 +200,24 @@ class Engine:
         """The passages an answer reads, and the sub-questions it must cover: the question's top
         ``k``, widened for a question that asks several things (A和B分别…, two sub-questions,
         两篇文章…) so that each has its evidence. A sub-question whose own passages fail the
-        evidence check adds nothing (it would only bring in off-topic sentences). Third: the least
-        evidence probability of the sub-questions when every one passed the check, else None."""
+        evidence check adds nothing (it would only bring in off-topic sentences); a part read
+        several ways (what its 它 stands for) is taken in its likeliest reading. Second: the parts
+        as taken. Third: the least evidence probability of the sub-questions when every one passed
+        the check, else None."""
         split = kind.parts if rule_on("sub_questions") else ()
         several = kind.wants_several and rule_on("several_articles")
         if not (split or several):
             return self.search(question, k=k, mode=mode, hidden=hidden, cosines=True), (), None
-        query_vectors(self.embedder, [check_question(q) for q in (question, *split)])  # one batch for all
+        readings = [(p,) for p in split]
+        if split and kind.part_readings and rule_on("antecedent_readings"):
+            readings = list(kind.part_readings)
+        texts = [check_question(q) for q in (question, *(r for rs in readings for r in rs))]
+        query_vectors(self.embedder, texts)  # one batch for all
         deeper = self.search(question, k=3 * k, mode=mode, hidden=hidden, cosines=True)
         parts, rankings, floor = [], [], 1.0
-        for part in split:
-            ranking = self.search(part, k=k, mode=mode, hidden=hidden, cosines=True)
-            p = self.evidence(part, ranking).probability
+        for options in readings:
+            # A part read several ways (what its 它 stands for): the reading the corpus answers best.
+            p, part, ranking = max((self._part_evidence(r, k, mode, hidden) for r in options), key=lambda t: t[0])
             if p >= self.model.threshold:
                 parts.append(part)
                 rankings.append(ranking)
@@ -219,6 +225,20 @@ class Engine:
         # Every part answered: the whole is too, however its joined wording matches one passage.
         floor = floor if split and len(parts) == len(split) else None
         return widen(deeper[:k], rankings, deeper[k:] if several else []), tuple(parts), floor
+
+    def _likeliest(self, text: str, others: tuple[str, ...], k: int, mode: str, hidden: tuple[str, ...]) -> str:
+        """A follow-up's rewrite ``text`` when its evidence passes, else the likeliest of it and its
+        ``others`` readings: the rewriter's choice is kept whenever the corpus answers it."""
+        query_vectors(self.embedder, [check_question(q) for q in (text, *others)])  # one batch for all
+        tried = [self._part_evidence(text, k, mode, hidden)]
+        if tried[0][0] < self.model.threshold:
+            tried += [self._part_evidence(r, k, mode, hidden) for r in others]
+        return max(tried, key=lambda t: t[0])[1]
+
+    def _part_evidence(self, part: str, k: int, mode: str, hidden: tuple[str, ...]) -> tuple[float, str, list[Hit]]:
+        """A sub-question's evidence probability, the sub-question and its ranking."""
+        ranking = self.search(part, k=k, mode=mode, hidden=hidden, cosines=True)
+        return self.evidence(part, ranking).probability, part, ranking
 
     def evidence(self, question: str, hits: list[Hit], parts: tuple[str, ...] = (), floor: float | None = None) -> Evidence:
         """The scored evidence that ``hits`` give for ``question`` (and each sub-question's best unit);
@@ -282,6 +302,8 @@ class Engine:
 
             done = standalone(asked, list(history), use_llm=backend == "llm", llm=llm)
             rewritten, rewritten_by, rewrite_note = done.text, done.by, done.note
+            if done.readings and rule_on("antecedent_readings"):
+                rewritten = self._likeliest(rewritten, done.readings, int(k), mode, tuple(hidden))
         hits, parts, floor = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
         evidence = self.evidence(rewritten, hits, parts, floor)
         chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)

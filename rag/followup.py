@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .questions import is_english
+from .questions import is_english, noun_phrases
 from .rules import rule_on
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ class Rewrite:
     text: str
     kind: str = ""  # "", "correction", "ordinal", "ellipsis", "pronoun", "lead"
     topic: str = ""  # what later pronouns refer to
+    # Other readings of a Chinese 它/其/该 or missing subject: each other noun phrase of the previous
+    # question in the topic's place (tried by the engine only when the corpus does not answer ``text``).
+    readings: tuple[str, ...] = ()
 
 
 # --- gazetteer: places that a follow-up swaps for one another -----------------------------------
@@ -254,7 +257,11 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
                 return prev  # the same question again (the history holds it rewritten): no 「…的目标的目标」
             out = _replace_pronoun(q, pron, target, english, prev_q) if target or not english else q
             if out != q:
-                return Rewrite(out, "pronoun", target)
+                # A person's pronoun already names whom the previous turn named: no other readings.
+                person = pron.group(0).lower() in _PERSON_PRONOUNS or pron.group(0) in ("他们", "她们")
+                others = () if english or person else tuple(
+                    _replace_pronoun(q, pron, n, english) for n in _others(prev_q, target))
+                return Rewrite(out, "pronoun", target, _distinct(out, others))
 
     # 其中X: X among what the previous question asked about
     if not english and q.startswith("其中") and _is_short(q, english) and topic and rule_on("followup_pronoun"):
@@ -266,7 +273,7 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
     # 5. 「同比增长了多少？」「是哪一年成立的？」: a short question with no subject of its own takes
     # the previous topic as its subject.
     if not english and topic and len(q) <= 16 and _lacks_subject(q) and not q.startswith(topic):
-        return Rewrite(topic + q, "lead", topic)
+        return Rewrite(topic + q, "lead", topic, _distinct(topic + q, tuple(n + q for n in _others(prev_q, topic))))
 
     # 6. 「那么…」 / "and …" opening a short question that names nothing of its own
     if english and topic and _is_short(q, english) and re.match(r"^\s*(?:and|so|then)\b", q, re.I):
@@ -292,6 +299,17 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
 
 
 _WH_EN = re.compile(r"^\s*(?:what|which|who|whom|whose|how|when|where|why)\b", re.I)
+_MAX_READINGS = 3  # the rewrite and two others
+
+
+def _others(prev_q: str, topic: str) -> list[str]:
+    """The previous question's noun phrases other than ``topic`` (and not inside it)."""
+    return [n for n in noun_phrases(prev_q) if n not in topic]
+
+
+def _distinct(text: str, others: tuple[str, ...]) -> tuple[str, ...]:
+    """Up to two readings besides ``text``, once each."""
+    return tuple(r for r in dict.fromkeys(others) if r != text)[: _MAX_READINGS - 1]
 
 
 def _names_en(q: str) -> list[str]:

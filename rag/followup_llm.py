@@ -39,6 +39,7 @@ class LLMRewrite:
     text: str
     by: str  # "llm" or "rules"
     note: str = ""
+    readings: tuple[str, ...] = ()  # the rules' other readings of a pronoun (see rag.followup.Rewrite)
 
 
 def _pairs(history: History) -> list[tuple[str, str]]:
@@ -136,7 +137,8 @@ def standalone(question: str, history: History, use_llm: bool = False, llm: str 
     """The follow-up as searched: by the configured language model when ``use_llm`` (``llm``
     names it; default ``YUWEN_LLM``), checked, else by the rules."""
     if not use_llm:
-        return LLMRewrite(rewrite(question, history).text, "rules")
+        done = rewrite(question, history)
+        return LLMRewrite(done.text, "rules", readings=done.readings)
     from .chat import load_chat_model
 
     try:

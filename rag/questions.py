@@ -131,6 +131,7 @@ class QuestionKind:
     wants_several: bool = False
     wants_reasons: bool = False  # how / why: an explanation takes more than one sentence
     parts: tuple[str, ...] = ()  # the sub-questions of a question that asks two things (or A和B分别…)
+    part_readings: tuple[tuple[str, ...], ...] = ()  # each of ``parts``'s readings (its own first), or ()
     about_author: bool = False
     unit_pattern: re.Pattern | None = field(default=None, compare=False)
     constraints: tuple[Constraint, ...] = ()
@@ -164,24 +165,73 @@ def _anchors(question: str, english: bool) -> tuple[str, ...]:
 
 
 def _parts(question: str) -> tuple[str, ...]:
-    """The sub-questions of 「A是什么？B在哪里？」, closing instructions (请结合…回答) left out. Each
-    is retrieved and matched on its own, so a later part's 它/其 is replaced by what it stands for."""
+    """The sub-questions of 「A是什么？B在哪里？」, closing instructions (请结合…回答) left out, each
+    in its first reading (see :func:`_part_readings`)."""
+    return tuple(r[0] for r in _part_readings(question))
+
+
+def _part_readings(question: str) -> tuple[tuple[str, ...], ...]:
+    """The sub-questions of 「A是什么？B在哪里？」, each as its readings: a part is retrieved and
+    matched on its own, so a later part's 它/其 (or missing subject) is replaced by what it may
+    stand for in the part before — its subject first (the piece as written when that part has
+    none), then that part's other noun phrases, proper names first. The engine keeps the reading
+    its evidence answers best (rule ``antecedent_readings``); a part with nothing to resolve has
+    one reading."""
     pieces = [p.strip() for p in _PARTS.split(question) if len(p.strip()) >= 4]
     pieces = [p for p in pieces if not _INSTRUCTION.search(p)]
     if len(pieces) < 2:
         return ()
-    # 「…四足机器人叫什么？它后来…」「…机制是怎么构成的？想形成…」: a later part is looked up on
-    # its own, so a pronoun, or a missing subject, is replaced by the subject of the part before.
+    readings = [(pieces[0],)]
+    # 「…四足机器人叫什么？它后来…」「…机制是怎么构成的？想形成…」
     for i in range(1, len(pieces)):
-        subject = _subject(pieces[i - 1])
-        if not subject:
-            continue
-        m = _PRONOUN.match(pieces[i])
+        before, piece = pieces[i - 1], pieces[i]
+        m = _PRONOUN.match(piece)
         if m:
-            pieces[i] = subject + pieces[i][m.end():]
-        elif next(iter(pseg.cut(pieces[i]))).flag[:1] in ("v", "d"):
-            pieces[i] = subject + pieces[i]
-    return tuple(pieces)
+            rest = piece[m.end():]
+        elif next(iter(pseg.cut(piece))).flag[:1] in ("v", "d"):
+            rest = piece
+        else:
+            readings.append((piece,))
+            continue
+        subject = _subject(before)
+        # The first reading is the subject's (the piece as written when it has none), so that
+        # with the other readings off the parts are what they always were.
+        first = subject + rest if subject else piece
+        others = [n + rest for n in noun_phrases(before) if n != subject]
+        readings.append(tuple(dict.fromkeys([first, *others]))[:_MAX_READINGS])
+        pieces[i] = first  # a third part's pronoun stands for this part's first reading
+    return tuple(readings)
+
+
+_MAX_READINGS = 3
+_NOUN_TAGS = ("n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "nw", "j", "eng", "vn", "an")
+_PROPER_TAGS = ("nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "j")
+_QUESTION_WORD = re.compile(r"什么|多少|哪|几|怎|如何|为何|谁|何")
+
+
+def noun_phrases(text: str) -> list[str]:
+    """The runs of nominal words of ``text`` (a 《》 or “” quotation is one), of two characters or
+    more and not bare numbers: those holding a proper name (jieba's nr/ns/nt/nz…) first, each
+    group in order."""
+    quoted = [(m.start(), m.end()) for m in re.finditer(r"[《“\"「][^》”\"」]{1,20}[》”\"」]", text)]
+    runs: list[tuple[int, int, bool]] = []
+    at, start, proper = 0, None, False
+    for w in pseg.cut(text):
+        s, e = at, at + len(w.word)
+        at = e
+        inside = any(qs <= s and e <= qe for qs, qe in quoted)
+        if (inside or w.flag in _NOUN_TAGS or w.flag[:1] == "n" or _LATIN.fullmatch(w.word)) and not _QUESTION_WORD.search(w.word):
+            start = s if start is None else start
+            proper = proper or inside or w.flag in _PROPER_TAGS
+            continue
+        if start is not None:
+            runs.append((start, s, proper))
+        start, proper = None, False
+    if start is not None:
+        runs.append((start, at, proper))
+    runs = [r for r in runs if r[1] - r[0] >= 2 and not re.fullmatch(r"[\d.%]+", text[r[0]:r[1]])]
+    ordered = [r for r in runs if r[2]] + [r for r in runs if not r[2]]
+    return list(dict.fromkeys(text[s:e] for s, e, _ in ordered))
 
 
 def _subject(part: str) -> str:
@@ -276,6 +326,7 @@ def analyse(question: str) -> QuestionKind:
     """The kind of answer ``question`` asks for."""
     english = is_english(question)
     anchors = _anchors(question, english)
+    readings = _part_readings(question)
     emphasised = set(_QUOTED.findall(question)) - set(_TITLE.findall(question))
     soft = tuple(a for a in anchors if a in emphasised and _CJK.search(a) and not _NUMBER.search(a) and not _LATIN.search(a))
     unit = ""
@@ -298,7 +349,8 @@ def analyse(question: str) -> QuestionKind:
         wants_aspects="方面" in question,
         wants_several=bool(_SEVERAL.search(question)),
         wants_reasons=bool(_HOW.search(question)),
-        parts=_parts(question) or _coordinates(question),
+        parts=tuple(r[0] for r in readings) or _coordinates(question),
+        part_readings=readings,
         about_author=bool(_AUTHOR.search(question)),
         unit_pattern=pattern,
         constraints=constraints_of(question),

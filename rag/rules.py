@@ -26,6 +26,11 @@ RULES: dict[str, Rule] = {
              "its own and answered by its own best unit; when every part's evidence passes, so does the whole's",
              measured="benchmarks/two_questions.py and benchmarks/two_articles.py (1 000 built two-part and "
              "two-article questions per set; the large sets hold none, so benchmarks/ablation.py sees no change)"),
+        Rule("antecedent_readings", "a later part's (or a follow-up's) 它/其 or missing subject is read as each of up "
+             "to three noun phrases of the part (or question) before, the subject first; the reading whose evidence "
+             "is likeliest is kept",
+             measured="benchmarks/two_questions.py --pronoun (built 「A？它…？」 questions and the same as two turns; "
+             "the large sets hold none)"),
         Rule("several_articles", "a 分别/两篇 question also takes the best unit of each close article",
              measured="benchmarks/two_articles.py (1 000 built 「A和B分别…」 questions per set: no change, "
              "sub_questions answers them; kept for 两篇 questions that name no items, which no set here holds)"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.followup import rewrite_question
+from rag.followup import rewrite, rewrite_question
 
 INDUSTRY = "川渝汽车产业整体规模有多大？"
 NANKAI = "重庆南开中学的教育大模型是在哪天正式启动的？"
@@ -257,3 +257,14 @@ def test_history_items_with_missing_parts_are_read_without_error():
 def test_a_huge_earlier_turn_does_not_make_the_rewrite_huge():
     history = [("川渝" + "汽车" * 20000 + "产业规模有多大？", "两地" * 50000)]
     assert len(rewrite_question("那四川呢？", history)) <= 4000 + 10
+
+
+def test_a_pronoun_also_carries_the_other_noun_phrases_of_the_previous_question_as_readings():
+    done = rewrite("它的面积有多大？", [("花园镇的游客中心在哪一年迁到了成都？", "")])
+    assert done.text == "花园镇的游客中心的面积有多大？"  # the topic is still the rewrite
+    assert done.readings == ("成都的面积有多大？",)
+
+
+def test_an_english_pronoun_has_no_other_readings():
+    done = rewrite("How big is it?", [("When did the visitor centre move to Chengdu?", "")])
+    assert done.readings == ()

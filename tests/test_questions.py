@@ -57,6 +57,28 @@ def test_a_later_part_with_its_own_subject_is_left_alone():
     assert analyse("那本小说叫什么？作者来自哪所高校？").parts[1] == "作者来自哪所高校"
 
 
+def test_a_pronoun_is_also_read_as_each_noun_phrase_of_the_part_before():
+    readings = analyse("花园镇的游客中心在哪一年迁到了成都？它的面积有多大？").part_readings
+    assert readings[1][0] == "花园镇的游客中心的面积有多大"  # the subject comes first
+    assert "成都的面积有多大" in readings[1]
+    assert len(readings[1]) <= 3
+
+
+def test_readings_name_proper_nouns_before_common_ones():
+    readings = analyse("哪一种作物在四川种得最多？它的气候怎样？").part_readings
+    names = [r.removesuffix("的气候怎样") for r in readings[1]]
+    assert names.index("四川") < names.index("作物")
+
+
+def test_a_part_with_its_own_subject_has_one_reading():
+    readings = analyse("那本小说叫什么？作者来自哪所高校？").part_readings
+    assert readings == (("那本小说叫什么",), ("作者来自哪所高校",))
+
+
+def test_a_single_question_has_no_readings():
+    assert analyse("那本小说叫什么？").part_readings == ()
+
+
 def test_a_closing_instruction_is_not_a_part():
     assert analyse("民间剪纸在两篇报道里被怎样介绍？请结合两篇报道回答。").parts == ()
 

@@ -117,3 +117,44 @@ def test_a_question_and_its_parts_are_embedded_in_one_batch(engine, monkeypatch)
     answer = engine.ask("重庆和四川的工业增加值分别增长了多少？", k=1)
     assert "6.5%" in answer.text and "7.2%" in answer.text
     assert batches[0] == 3  # the whole question and its two parts
+
+
+def test_a_pronoun_is_read_as_the_thing_the_corpus_answers_about(engine):
+    from rag.questions import analyse
+
+    question = "吸引游客十万人次的美食节在重庆哪个区开幕？它的工业增加值同比增长了多少？"
+    kind = analyse(question)
+    assert kind.parts[1] != "重庆的工业增加值同比增长了多少"  # the subject is read first
+    _, parts, _ = engine._hits_for(question, kind, 1, "hybrid")
+    assert "重庆的工业增加值同比增长了多少" in parts
+
+
+def test_with_readings_off_a_pronoun_is_read_as_the_subject_only(engine):
+    from rag.questions import analyse
+    from rag.rules import disabled
+
+    question = "吸引游客十万人次的美食节在重庆哪个区开幕？它的工业增加值同比增长了多少？"
+    with disabled("antecedent_readings"):
+        _, parts, _ = engine._hits_for(question, analyse(question), 1, "hybrid")
+    assert "重庆的工业增加值同比增长了多少" not in parts
+
+
+def test_a_follow_ups_pronoun_is_read_as_the_thing_the_corpus_answers_about(engine):
+    history = [("Nova实验室在哪一年迁到了重庆？", "资料没有给出。")]
+    answer = engine.ask("它的工业增加值同比增长了多少？", k=1, history=history)
+    assert answer.rewritten == "重庆的工业增加值同比增长了多少？"  # no passage names Nova
+    assert "6.5%" in answer.text
+
+
+def test_a_follow_ups_rewrite_the_corpus_answers_is_kept_over_other_readings(engine):
+    kept = engine._likeliest("四川工业增加值同比增长了多少？", ("重庆工业增加值同比增长了多少？",), 1, "hybrid", ())
+    assert kept == "四川工业增加值同比增长了多少？"
+
+
+def test_with_readings_off_a_follow_ups_pronoun_is_read_as_the_topic_only(engine):
+    from rag.rules import disabled
+
+    history = [("Nova实验室在哪一年迁到了重庆？", "资料没有给出。")]
+    with disabled("antecedent_readings"):
+        answer = engine.ask("它的工业增加值同比增长了多少？", k=1, history=history)
+    assert answer.rewritten != "重庆的工业增加值同比增长了多少？"

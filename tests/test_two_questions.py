@@ -60,3 +60,25 @@ def test_a_reply_scores_both_only_when_it_holds_each_parts_gold():
 def test_too_few_pairs_is_refused_with_one_line(capsys):
     assert tq.main(["--pairs", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+PRONOUN_TITLES = {"p1": "重庆市", "p2": "重庆市"}
+PRONOUN_QUESTIONS = [
+    _q("1", "重庆市的石桥建于哪一年？", "一八八二年", "p1"),
+    _q("2", "重庆市有多少人口？", "三千万人", "p2"),
+    _q("3", "哪条河流经重庆市？", "嘉陵江", "p1"),
+]
+
+
+def test_pronoun_pairs_name_the_article_by_ta_in_the_second_part():
+    pairs = tq.build_pairs(PRONOUN_QUESTIONS, PRONOUN_TITLES, n=10, pronoun=True)
+    assert pairs
+    for pair in pairs:
+        first, second = pair["question"].split(pair["joiner"], 1)
+        assert "重庆市" in first
+        assert second.startswith("它") and "重庆市" not in second
+
+
+def test_pronoun_pairs_need_the_title_as_a_word_of_its_own():
+    titles = {"p1": "重庆", "p2": "重庆"}  # 「重庆市…」 opens with 重庆 only as part of a longer word
+    assert tq.build_pairs(PRONOUN_QUESTIONS, titles, n=10, pronoun=True) == []
