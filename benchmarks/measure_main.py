@@ -24,10 +24,12 @@ def measure_parser(doc: str, count: str, default: int | None) -> argparse.Argume
 
 
 def measure_main(name: str, parser: argparse.ArgumentParser, count: str, run: Callable[[argparse.Namespace], dict],
-                 markdown: Callable[[dict], str], argv: list[str] | None = None, script: str | None = None) -> int:
+                 markdown: Callable[[dict], str], argv: list[str] | None = None,
+                 label: Callable[[argparse.Namespace], str] | None = None) -> int:
     """Parse ``argv``, check ``--count`` is at least 1, ``run`` the measurement, write
-    ``benchmarks/results/<name>_<bench>.json`` (or ``--out``) and print its table; 2 on bad input.
-    ``script`` is the script's name when it differs from ``name``."""
+    ``benchmarks/results/<label>_<bench>.json`` (or ``--out``) and print its table; 2 on bad input.
+    ``name`` is the script's; ``label(args)`` names the results when the options change what is
+    measured (default ``name``)."""
     args = parser.parse_args(argv)
     from rag.bench import BenchError
 
@@ -40,9 +42,9 @@ def measure_main(name: str, parser: argparse.ArgumentParser, count: str, run: Ca
     except BenchError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
-    result["command"] = f"OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/{script or name}.py " + " ".join(
+    result["command"] = f"OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/{name}.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
-    out = args.out or RESULTS / f"{name}_{result['bench']}.json"
+    out = args.out or RESULTS / f"{label(args) if label else name}_{result['bench']}.json"
     sys.path.insert(0, str(REPO / "benchmarks"))
     from ablation import write_json_atomic
 

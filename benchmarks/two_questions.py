@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from measure_main import measure_main, measure_parser, summarize  # noqa: E402
 JOINERS = ("？", "；")
 CONDITIONS = ("rule_on", "rule_off")
+PRONOUN_CONDITIONS = ("readings_off", "hidden_readings_off", "turns", "turns_readings_off")  # --pronoun only
 
 
 def _stem(question: str) -> str:
@@ -141,7 +142,7 @@ def run(bench_dir: Path, n_pairs: int, seed: int = 0, pronoun: bool = False) -> 
         a = engine.ask(question, hidden=hidden, history=history)
         return a.text, a.refused, (time.perf_counter() - started) * 1000
 
-    extra = ("readings_off", "hidden_readings_off", "turns", "turns_readings_off") if pronoun else ()
+    extra = PRONOUN_CONDITIONS if pronoun else ()
     rows: dict[str, list[dict]] = {c: [] for c in CONDITIONS + ("alone", "hidden") + extra}
     split_seen = 0
     for pair in tqdm(pairs, desc=f"{bench.name} pairs", unit="pair"):
@@ -184,7 +185,7 @@ def markdown(result: dict) -> str:
              f"{result['split_detected']:.3f}; same gold passage {result['same_passage_share']:.3f}", "",
              "| asked | subset | n | both parts' gold | either | refused | median chars | p50 ms |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for condition in CONDITIONS + ("readings_off", "alone", "hidden", "hidden_readings_off", "turns", "turns_readings_off"):
+    for condition in CONDITIONS + ("alone", "hidden") + PRONOUN_CONDITIONS:
         if condition not in result:
             continue
         for subset in ("all", "same_passage", "two_passages"):
@@ -200,9 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     p = measure_parser(__doc__, "pairs", 1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pronoun", action="store_true", help="the second part names the article by 它")
-    name = "two_questions_pronoun" if "--pronoun" in (argv if argv is not None else sys.argv[1:]) else "two_questions"
-    return measure_main(name, p, "pairs", lambda a: run(a.bench, a.pairs, a.seed, a.pronoun), markdown, argv,
-                        script="two_questions")
+    return measure_main("two_questions", p, "pairs", lambda a: run(a.bench, a.pairs, a.seed, a.pronoun), markdown, argv,
+                        label=lambda a: "two_questions_pronoun" if a.pronoun else "two_questions")
 
 
 if __name__ == "__main__":

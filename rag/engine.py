@@ -195,7 +195,8 @@ class Engine:
         return retrieve(self.reader, self.embedder, q, k=k, mode=mode, query_vector=qv, hidden=rows)
 
     def _hits_for(
-        self, question: str, kind: QuestionKind, k: int, mode: str, hidden: tuple[str, ...] = ()
+        self, question: str, kind: QuestionKind, k: int, mode: str, hidden: tuple[str, ...] = (),
+        ranking: list[Hit] | None = None,
     ) -> tuple[list[Hit], tuple[str, ...], float | None]:
         """The passages an answer reads, and the sub-questions it must cover: the question's top
         ``k``, widened for a question that asks several things (A和B分别…, two sub-questions,
@@ -203,11 +204,12 @@ class Engine:
         evidence check adds nothing (it would only bring in off-topic sentences); a part read
         several ways (what its 它 stands for) is taken in its likeliest reading. Second: the parts
         as taken. Third: the least evidence probability of the sub-questions when every one passed
-        the check, else None."""
+        the check, else None. ``ranking``: the question's own top ``k``, when already searched."""
         split = kind.parts if rule_on("sub_questions") else ()
         several = kind.wants_several and rule_on("several_articles")
         if not (split or several):
-            return self.search(question, k=k, mode=mode, hidden=hidden, cosines=True), (), None
+            own = ranking if ranking is not None else self.search(question, k=k, mode=mode, hidden=hidden, cosines=True)
+            return own, (), None
         readings = [(p,) for p in split]
         if split and kind.part_readings and rule_on("antecedent_readings"):
             readings = list(kind.part_readings)
@@ -226,14 +228,18 @@ class Engine:
         floor = floor if split and len(parts) == len(split) else None
         return widen(deeper[:k], rankings, deeper[k:] if several else []), tuple(parts), floor
 
-    def _likeliest(self, text: str, others: tuple[str, ...], k: int, mode: str, hidden: tuple[str, ...]) -> str:
+    def _likeliest(
+        self, text: str, others: tuple[str, ...], k: int, mode: str, hidden: tuple[str, ...]
+    ) -> tuple[str, list[Hit]]:
         """A follow-up's rewrite ``text`` when its evidence passes, else the likeliest of it and its
-        ``others`` readings: the rewriter's choice is kept whenever the corpus answers it."""
+        ``others`` readings (the rewriter's choice is kept whenever the corpus answers it); with
+        the reading's top ``k``."""
         query_vectors(self.embedder, [check_question(q) for q in (text, *others)])  # one batch for all
         tried = [self._part_evidence(text, k, mode, hidden)]
         if tried[0][0] < self.model.threshold:
             tried += [self._part_evidence(r, k, mode, hidden) for r in others]
-        return max(tried, key=lambda t: t[0])[1]
+        _, reading, ranking = max(tried, key=lambda t: t[0])
+        return reading, ranking
 
     def _part_evidence(self, part: str, k: int, mode: str, hidden: tuple[str, ...]) -> tuple[float, str, list[Hit]]:
         """A sub-question's evidence probability, the sub-question and its ranking."""
@@ -296,15 +302,15 @@ class Engine:
         if backend not in BACKENDS:
             raise QuestionError(f"Unknown answer backend '{backend}': choose one of {', '.join(BACKENDS)}.")
         k = check_k(k)
-        rewritten, rewritten_by, rewrite_note = asked, "", ""
+        rewritten, rewritten_by, rewrite_note, ranking = asked, "", "", None
         if history:  # a follow-up: the language model rewrites it when one answers, else the rules
             from .followup_llm import standalone
 
             done = standalone(asked, list(history), use_llm=backend == "llm", llm=llm)
             rewritten, rewritten_by, rewrite_note = done.text, done.by, done.note
             if done.readings and rule_on("antecedent_readings"):
-                rewritten = self._likeliest(rewritten, done.readings, int(k), mode, tuple(hidden))
-        hits, parts, floor = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden))
+                rewritten, ranking = self._likeliest(rewritten, done.readings, int(k), mode, tuple(hidden))
+        hits, parts, floor = self._hits_for(rewritten, analyse(rewritten), int(k), mode, tuple(hidden), ranking)
         evidence = self.evidence(rewritten, hits, parts, floor)
         chosen = get_backend(backend, llm=llm, embedder=self.embedder, sentence_vectors=self.reader.sentence_vector)
         for item in chosen.stream(evidence, self.policy, self.model):

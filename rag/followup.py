@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .questions import is_english, noun_phrases
+from .questions import MAX_READINGS, is_english, noun_phrases
 from .rules import rule_on
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,6 @@ def _rewrite_one(q: str, frames: list[tuple[Rewrite, str]]) -> Rewrite:
 
 
 _WH_EN = re.compile(r"^\s*(?:what|which|who|whom|whose|how|when|where|why)\b", re.I)
-_MAX_READINGS = 3  # the rewrite and two others
 
 
 def _others(prev_q: str, topic: str) -> list[str]:
@@ -309,7 +308,7 @@ def _others(prev_q: str, topic: str) -> list[str]:
 
 def _distinct(text: str, others: tuple[str, ...]) -> tuple[str, ...]:
     """Up to two readings besides ``text``, once each."""
-    return tuple(r for r in dict.fromkeys(others) if r != text)[: _MAX_READINGS - 1]
+    return tuple(r for r in dict.fromkeys(others) if r != text)[: MAX_READINGS - 1]
 
 
 def _names_en(q: str) -> list[str]:

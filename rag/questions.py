@@ -164,12 +164,6 @@ def _anchors(question: str, english: bool) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _parts(question: str) -> tuple[str, ...]:
-    """The sub-questions of 「A是什么？B在哪里？」, closing instructions (请结合…回答) left out, each
-    in its first reading (see :func:`_part_readings`)."""
-    return tuple(r[0] for r in _part_readings(question))
-
-
 def _part_readings(question: str) -> tuple[tuple[str, ...], ...]:
     """The sub-questions of 「A是什么？B在哪里？」, each as its readings: a part is retrieved and
     matched on its own, so a later part's 它/其 (or missing subject) is replaced by what it may
@@ -198,12 +192,12 @@ def _part_readings(question: str) -> tuple[tuple[str, ...], ...]:
         # with the other readings off the parts are what they always were.
         first = subject + rest if subject else piece
         others = [n + rest for n in noun_phrases(before) if n != subject]
-        readings.append(tuple(dict.fromkeys([first, *others]))[:_MAX_READINGS])
+        readings.append(tuple(dict.fromkeys([first, *others]))[:MAX_READINGS])
         pieces[i] = first  # a third part's pronoun stands for this part's first reading
     return tuple(readings)
 
 
-_MAX_READINGS = 3
+MAX_READINGS = 3  # ways a 它 or a missing subject is read, the first included
 _NOUN_TAGS = ("n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "nw", "j", "eng", "vn", "an")
 _PROPER_TAGS = ("nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "j")
 _QUESTION_WORD = re.compile(r"什么|多少|哪|几|怎|如何|为何|谁|何")

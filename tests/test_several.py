@@ -147,8 +147,9 @@ def test_a_follow_ups_pronoun_is_read_as_the_thing_the_corpus_answers_about(engi
 
 
 def test_a_follow_ups_rewrite_the_corpus_answers_is_kept_over_other_readings(engine):
-    kept = engine._likeliest("四川工业增加值同比增长了多少？", ("重庆工业增加值同比增长了多少？",), 1, "hybrid", ())
+    kept, ranking = engine._likeliest("四川工业增加值同比增长了多少？", ("重庆工业增加值同比增长了多少？",), 1, "hybrid", ())
     assert kept == "四川工业增加值同比增长了多少？"
+    assert [h.chunk.id for h in ranking] == [h.chunk.id for h in engine.search(kept, k=1, cosines=True)]
 
 
 def test_with_readings_off_a_follow_ups_pronoun_is_read_as_the_topic_only(engine):
