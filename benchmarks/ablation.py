@@ -116,7 +116,8 @@ def compute_deltas(runs: dict[str, dict], rules: list[str]) -> dict[str, dict[st
         for bench, r in runs.items():
             if r.get("all_on") is None or rule not in r.get("off", {}):
                 continue
-            out[rule][bench] = {k: delta(r["off"][rule][k], r["all_on"][k]) for k in METRICS}
+            keys = [k for k in METRICS + NEAR_MISS if k in r["all_on"] and k in r["off"][rule]]
+            out[rule][bench] = {k: delta(r["off"][rule][k], r["all_on"][k]) for k in keys}
     return out
 
 
@@ -125,7 +126,7 @@ def gains_nothing(runs: dict[str, dict], rule: str) -> bool | None:
     pairs = [(r["all_on"], r["off"][rule]) for r in runs.values() if r.get("all_on") and rule in r.get("off", {})]
     if len(pairs) < len(runs) or not pairs:
         return None
-    return all(on[k] == off[k] for on, off in pairs for k in METRICS)
+    return all(on[k] == off.get(k) for on, off in pairs for k in METRICS + NEAR_MISS if k in on)
 
 
 def _short(text: str, limit: int = WHAT_CHARS) -> str:
@@ -156,7 +157,7 @@ def markdown_table(runs: dict[str, dict], rules: list[str], whats: dict[str, str
         row = [f"`{rule}`", _short(whats[rule])]
         for b in benches:
             d = deltas[rule].get(b)
-            row += [_num(d[k], signed=True) if d else "…" for k in SHOWN]
+            row += [_num(d.get(k), signed=True) if d else "…" for k in SHOWN]
         nothing = gains_nothing(runs, rule)
         row.append("…" if nothing is None else ("**yes**" if nothing else "no"))
         lines.append("| " + " | ".join(row) + " |")

@@ -561,6 +561,30 @@ def still_answerable(bench: BenchSet) -> set[str]:
     return out
 
 
+HIDE_SCOPES = ("passage", "article")
+
+
+def hidden_passages(bench: BenchSet, scope: str = "passage") -> dict[str, tuple[str, ...]]:
+    """Per question id, what its hide-gold asking leaves out of every ranking: its gold passages
+    (``passage``), or every passage of the gold passages' articles (``article``: the topic absent
+    from the corpus, as in a benchmark of one passage per article)."""
+    if scope not in HIDE_SCOPES:
+        raise ValueError(f"hide scope {scope!r}: expected one of {', '.join(HIDE_SCOPES)}")
+    if scope == "passage":
+        return {q["id"]: tuple(q["passage_ids"]) for q in bench.questions}
+    by_title: dict[str, list[str]] = {}
+    for p in bench.passages:
+        by_title.setdefault(p["title"], []).append(p["id"])
+    title_of = {p["id"]: p["title"] for p in bench.passages}
+    out = {}
+    for q in bench.questions:
+        ids = list(q["passage_ids"])
+        for t in dict.fromkeys(title_of[g] for g in q["passage_ids"] if g in title_of):
+            ids += [pid for pid in by_title[t] if pid not in ids]
+        out[q["id"]] = tuple(ids)
+    return out
+
+
 def article_texts(bench: BenchSet) -> dict[str, str]:
     """Each passage id's whole article: the title and every passage of that title."""
     by_title: dict[str, list[str]] = {}
@@ -575,7 +599,7 @@ def evaluate_systems(
     progress: Progress | None = None,
     answers: bool = True,
     limits: dict[str, int] | None = None,
-    hide_gold: bool = False,
+    hide_gold: bool | str = False,
     near_miss: bool = False,
 ) -> list[dict]:
     """Ask every question of ``bench`` of each system, interleaved: question by question, every
@@ -583,11 +607,15 @@ def evaluate_systems(
     other processes on the machine falls on all systems alike. ``limits`` caps the questions some
     systems are asked (by name). ``hide_gold``: each question is asked a second time with its gold
     passages left out of every ranking (systems that can hide them), where the right reply is a
-    refusal. ``near_miss``: each question that has a near-miss twin (``rag/nearmiss.py``) is also
+    refusal; ``hide_gold="article"`` hides every passage of the gold article instead
+    (:func:`hidden_passages`). ``near_miss``: each question that has a near-miss twin (``rag/nearmiss.py``) is also
     asked as that twin, gold passages visible, where the right reply is a refusal too. Returns one
     result per system (see :func:`evaluate_system`)."""
     texts = bench.passage_texts()
-    still = still_answerable(bench) if hide_gold else set()
+    scope = (hide_gold if isinstance(hide_gold, str) else "passage") if hide_gold else ""
+    hide = hidden_passages(bench, scope) if scope else {}
+    # With the whole article hidden no sibling passage is left to answer from.
+    still = still_answerable(bench) if scope == "passage" else set()
     if near_miss:
         from .nearmiss import twins
 
@@ -603,7 +631,8 @@ def evaluate_systems(
                 continue
             outcomes[system.name].append(_ask_one(system, q, texts, answers))
             if hide_gold and getattr(system, "can_hide", False):
-                outcomes[system.name].append(_ask_one(system, q, texts, answers, hidden=True, still=q["id"] in still))
+                outcomes[system.name].append(_ask_one(system, q, texts, answers, hidden=hide[q["id"]],
+                                                      still=q["id"] in still))
             if q["id"] in twin and answers:
                 t = twin[q["id"]]
                 outcomes[system.name].append(_ask_one(system, {**q, "question": t.question}, texts, answers, near_miss=t.kind))
@@ -622,13 +651,13 @@ def evaluate_systems(
 
 
 def _ask_one(
-    system: System, q: dict, texts: dict[str, str], answers: bool, hidden: bool = False, still: bool = False,
-    near_miss: str = "",
+    system: System, q: dict, texts: dict[str, str], answers: bool, hidden: tuple[str, ...] = (),
+    still: bool = False, near_miss: str = "",
 ) -> BenchOutcome:
     reset = getattr(system, "reset", None)
     if reset:
         reset()
-    hide = {"hidden": tuple(q["passage_ids"])} if hidden else {}
+    hide = {"hidden": tuple(hidden)} if hidden else {}
     started = time.perf_counter()
     ranked = system.retrieve(q["question"], TOP_K, **hide)
     t_retrieval = time.perf_counter() - started
@@ -657,7 +686,7 @@ def _ask_one(
         answer_seconds=t_answer,
         answer_chars=len(_MARKER.sub("", reply[0])) if reply is not None and not reply[1] else 0,
         confidence=confidence,
-        hidden=hidden,
+        hidden=bool(hidden),
         still_answerable=still,
         near_miss=near_miss,
     )

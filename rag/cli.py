@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run bm25-only, dense-only, hybrid and the LlamaIndex baseline on the same questions")
     p.add_argument("--peer-limit", type=int, default=None, help="ask the LlamaIndex baseline only the first N questions (0: leave it out)")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of recall@k per system")
-    p.add_argument("--hide-gold", action="store_true",
-                   help="with --bench: also ask each question with its gold passages hidden (the right reply is a refusal)")
+    p.add_argument("--hide-gold", nargs="?", const="passage", default=None, choices=("passage", "article"),
+                   help="with --bench: also ask each question with its gold passages hidden (the right reply is a "
+                        "refusal); 'article': every passage of the gold article hidden, the topic gone")
     p.add_argument("--near-miss", action="store_true",
                    help="with --bench: also ask each question's near-miss twin, one constraint changed to one its "
                         "article never states (the right reply is a refusal)")
@@ -125,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "on top (default 0.01)")
     p.add_argument("--no-joins", action="store_true",
                    help="fit without the neighbour-join models (the sentence before or after the best one)")
+    p.add_argument("--hide-articles", action="store_true",
+                   help="also fit on each question asked with its whole gold article hidden, as a negative "
+                        "(measured as no gain, so off: model card)")
     p.add_argument("--unit-trees", action="store_true",
                    help="grow boosted trees from the linear unit scores (measured as a trade, so off by default: model card)")
     p.add_argument("--unit-folds", type=int, default=0,
@@ -526,7 +530,8 @@ def _eval_bench(args) -> int:
     if args.plot:
         plot_recall_curves(results, args.plot, title=f"{bench.name}: recall@k of the gold passage ({len(bench.questions)} questions)")
     if args.json:
-        out = report_json(results, bench, details=args.details, embedder=m.embedder_id, index=str(index_dir))
+        out = report_json(results, bench, details=args.details, embedder=m.embedder_id, index=str(index_dir),
+                          **({"hide_gold": args.hide_gold} if args.hide_gold else {}))
         if len(results) == 1:  # the dev-set eval's shape too
             out["overall"] = results[0]["overall"]
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -536,7 +541,8 @@ def _eval_bench(args) -> int:
         for r in results:
             o = r["overall"]
             if o.get("hidden_n") is not None:
-                print(f"  {r['system']} with gold hidden: refusal accuracy {_f(o['hidden_refusal_accuracy'])} on "
+                hidden_what = "gold article" if args.hide_gold == "article" else "gold"
+                print(f"  {r['system']} with {hidden_what} hidden: refusal accuracy {_f(o['hidden_refusal_accuracy'])} on "
                       f"{o['hidden_n']} questions; {o['still_answerable_n']} still answerable elsewhere in their "
                       f"article: answered {_f(o['still_answered'])}, answer hit {_f(o['still_answer_hit'])}")
             if o.get("near_miss_n") is not None:
@@ -621,12 +627,13 @@ def cmd_train(args) -> int:
     command = (f"rag train --bench {args.bench} --false-refusals {args.false_refusals} --median-chars {args.median_chars}"
                f" --evidence-model {args.evidence_model}" + (f" --sample {args.sample}" if args.sample else "")
                + (" --no-near-miss" if args.no_near_miss else f" --constraint-false-refusals {args.constraint_false_refusals}")
-               + (" --no-joins" if args.no_joins else "") + (" --unit-trees" if args.unit_trees else "")
+               + (" --no-joins" if args.no_joins else "") + (" --hide-articles" if args.hide_articles else "")
+               + (" --unit-trees" if args.unit_trees else "")
                + (f" --unit-folds {args.unit_folds}" if args.unit_folds else ""))
     reader = train(engine, bench, false_refusals=args.false_refusals, median_chars=args.median_chars,
                    evidence_model=args.evidence_model, near_miss=not args.no_near_miss,
                    constraint_false_refusals=args.constraint_false_refusals, joins=not args.no_joins,
-                   unit_trees=args.unit_trees, unit_folds=args.unit_folds,
+                   unit_trees=args.unit_trees, unit_folds=args.unit_folds, hide_articles=args.hide_articles,
                    progress=lambda d, t: bar.update(1),
                    card={"command": command, "embedder": engine.manifest.embedder_id})
     bar.close()

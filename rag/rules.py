@@ -42,6 +42,11 @@ RULES: dict[str, Rule] = {
              "fitted join model says it holds the answer (the best unit names the thing, its neighbour states the fact)"),
         Rule("quantity_needed", "a 多少+measure-word question is declined when no unit states a number in that unit"),
         Rule("hard_anchors", "numbers, Latin names and 《titles》 of the question must stand in some passage"),
+        Rule("frame_conflict", "a date or number of the question that no passage states, while a passage fills "
+             "its frame (the two characters beside it in the question) with another value (第九届新秀… asked, "
+             "第一届新秀… stated), declines with an honest partial answer",
+             measured="rag eval --bench DIR --near-miss with YUWEN_RULES_OFF=frame_conflict (the twins are what it "
+                      "acts on; benchmarks/ablation.py asks none)"),
         Rule("frame_words", "words about the article rather than its content (文章, 作者, 论述, 方面, 报道…) are left out "
              "of the question's words when units and evidence are matched"),
         Rule("english_dense", "an English question's evidence probability is read from the best passage's cosine alone "

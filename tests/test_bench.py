@@ -303,6 +303,40 @@ def test_cli_eval_near_miss_reports_the_twins_refusal_accuracy_apart(tmp_path, m
     assert overall["answer_hit"] is not None  # the normal run is scored on its own
 
 
+ARTICLE_PASSAGES = [
+    {"id": "H1", "title": "Harbor Bridge", "text": "The Harbor Bridge opened in 1932."},
+    {"id": "H2", "title": "Harbor Bridge", "text": "It carries eight lanes of traffic."},
+    {"id": "L1", "title": "City Library", "text": "The City Library holds two million books."},
+]
+ARTICLE_QUESTIONS = [
+    {"id": "Q1", "question": "When did the Harbor Bridge open?", "answers": ["1932"], "passage_ids": ["H1"]},
+    {"id": "Q2", "question": "How many books does the City Library hold?", "answers": ["two million"],
+     "passage_ids": ["L1"]},
+]
+
+
+def test_hiding_the_gold_article_hides_its_sibling_passages_too(tmp_path):
+    from rag.bench import hidden_passages
+
+    bench = load_bench(write_bench(tmp_path / "siblings", ARTICLE_PASSAGES, ARTICLE_QUESTIONS))
+    assert hidden_passages(bench) == {"Q1": ("H1",), "Q2": ("L1",)}
+    assert hidden_passages(bench, "article") == {"Q1": ("H1", "H2"), "Q2": ("L1",)}
+    with pytest.raises(ValueError, match="hide scope"):
+        hidden_passages(bench, "chapter")
+
+
+def test_cli_eval_hide_gold_article_leaves_nothing_of_the_article_to_answer_from(tmp_path, monkeypatch, capsys):
+    from rag.cli import main
+
+    monkeypatch.setenv("YUWEN_CACHE", str(tmp_path / "cache"))
+    folder = write_bench(tmp_path / "siblings", ARTICLE_PASSAGES, ARTICLE_QUESTIONS)
+    assert main(["eval", "--bench", str(folder), "--embedder", "minilm", "--hide-gold", "article", "--json",
+                 "--details"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hide_gold"] == "article"
+    assert out["overall"]["hidden_n"] == 2 and out["overall"]["still_answerable_n"] == 0
+
+
 def test_hide_gold_or_near_miss_without_a_benchmark_is_one_clear_error(tmp_path, capsys):
     from rag.cli import main
 

@@ -134,3 +134,30 @@ def test_the_neighbour_join_switched_off_takes_no_neighbour():
     with disabled("neighbour_join"):
         text = answer(ev, margin=0.5, reader=_joining(5.0, 5.0)).text
     assert "西区" not in text and "食堂" not in text
+
+
+FESTIVAL = "第一届科技节在西区举办，吸引了三万名观众。"
+
+
+def test_an_ordinal_changed_in_its_frame_declines_with_what_the_article_states_even_when_likely():
+    ev = evidence("第九届科技节在哪里举办？", FESTIVAL, {"西区": 2.0}, probability=0.95)
+    a = answer(ev, threshold=0.5)
+    assert a.refused and a.partial
+    assert "“第九届”" in a.text and "“第一届”" in a.text and "西区" in a.text and "[1]" in a.text
+
+
+def test_the_ordinal_asked_written_in_digits_is_no_conflict():
+    ev = evidence("第三届科技节在哪里举办？", "第3届科技节在西区举办。", {"西区": 2.0}, probability=0.95)
+    assert not answer(ev, threshold=0.5).refused
+
+
+def test_another_ordinal_outside_the_questions_frame_is_no_conflict():
+    ev = evidence("第九届科技节在哪里举办？", "科技节今年在西区举办，第一次设了夜场。", {"西区": 2.0}, probability=0.95)
+    assert not answer(ev, threshold=0.5).refused
+
+
+def test_the_frame_rule_switched_off_answers_from_the_other_ordinal():
+    ev = evidence("第九届科技节在哪里举办？", FESTIVAL, {"西区": 2.0}, probability=0.95)
+    with disabled("frame_conflict"):
+        a = answer(ev, threshold=0.5)
+    assert not a.refused and "西区" in a.text

@@ -24,7 +24,14 @@ from rag.answer.train import (
     out_of_fold,
     out_of_fold_units,
 )
-from rag.bench import article_texts, ensure_bench_index, load_bench, open_bench_engine, still_answerable
+from rag.bench import (
+    article_texts,
+    ensure_bench_index,
+    hidden_passages,
+    load_bench,
+    open_bench_engine,
+    still_answerable,
+)
 from rag.nearmiss import twins
 
 TOWNS = ["青石", "白沙", "红岩", "金竹", "银杏", "松溪", "柳塘", "桃源", "梅岭", "竹山", "石门", "云台", "凤鸣", "龙泉"]
@@ -58,15 +65,31 @@ def asked(tmp_path_factory):
     bench = _bench(root / "towns")
     index_dir, _ = ensure_bench_index(bench, root / "index", embedder="minilm")
     engine = open_bench_engine(index_dir, embedder="minilm", model=Reader.untrained())
-    return collect(engine, bench.questions, still_answerable(bench), twins=twins(bench.questions, article_texts(bench)))
+    return collect(engine, bench.questions, still_answerable(bench), twins=twins(bench.questions, article_texts(bench)),
+                   articles=hidden_passages(bench, "article"))
 
 
 def test_collection_asks_each_question_normally_and_with_its_gold_hidden(asked):
     normal = [a for a in asked if not a.hidden and not a.near_miss]
-    hidden = [a for a in asked if a.hidden]
+    hidden = [a for a in asked if a.hidden and not a.whole_article]
     assert len(hidden) == 4 * len(TOWNS)
     assert normal and all(a.labels.sum() >= 1 for a in normal)
     assert all(a.labels.sum() == 0 for a in hidden)
+
+
+def test_collection_asks_once_more_with_the_whole_gold_article_gone(asked):
+    whole = [a for a in asked if a.whole_article]
+    assert len(whole) == 4 * len(TOWNS)  # every town has a sibling passage, so this hides more than the gold
+    assert all(a.hidden and not a.answerable for a in whole)
+    town = lambda a: a.qid.split("-")[0]  # noqa: E731
+    assert all(not any(h.chunk.article_id.split("-")[0] == town(a) for h in a.hits) for a in whole)
+
+
+def test_a_reader_fitted_without_whole_article_negatives_says_how_many_it_had(asked):
+    with_them = fit_reader(asked)
+    without = fit_reader([a for a in asked if not a.whole_article])
+    assert with_them.card["fitted_on_hidden_articles"] == 4 * len(TOWNS)
+    assert without.card["fitted_on_hidden_articles"] == 0
 
 
 @pytest.mark.parametrize("model", ["trees", "linear"])

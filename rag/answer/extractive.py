@@ -12,6 +12,7 @@ from ..retrieve import Hit
 from ..rules import rule_on
 from .evidence import Evidence, stated_instead
 from .features import Unit, normalise
+from .frames import FrameConflict, frame_conflict
 from .neighbours import join_row, neighbour
 from .types import Answer, Citation
 
@@ -50,11 +51,14 @@ def citation(n: int, hit: Hit, articles: dict[str, Article], highlights: list[tu
     )
 
 
-def decline(ev: Evidence, reason: str | None = None) -> Answer:
+def decline(ev: Evidence, reason: str | None = None, conflict: FrameConflict | None = None) -> Answer:
     """The refusal: an honest partial answer when the passages are on topic but lack a constraint
-    of the question, else the plain refusal; the nearest passages are its sources."""
+    of the question (``conflict``: what a passage states in its place), else the plain refusal;
+    the nearest passages are its sources."""
     reason = ev.reason if reason is None else reason
-    partial = _partial(ev) if rule_on("partial_answer") else None
+    partial = None
+    if rule_on("partial_answer"):
+        partial = _conflict_partial(ev, conflict) if conflict is not None else _partial(ev)
     if partial is not None:
         text, unit = partial
         cites = [citation(i + 1, h, ev.articles, [(unit.start, unit.end)] if i == unit.hit else [])
@@ -63,6 +67,35 @@ def decline(ev: Evidence, reason: str | None = None) -> Answer:
     nearest = [citation(i + 1, h, ev.articles, []) for i, h in enumerate(ev.hits)]
     text = REFUSAL_EN if ev.kind.english else REFUSAL_ZH
     return Answer(ev.question, ev.question, text, True, nearest, round(ev.probability, 4), reason)
+
+
+def _partial_text(ev: Evidence, c, instead: Sequence[str], unit: Unit) -> str:
+    n = unit.hit + 1
+    if ev.kind.english:
+        return (f"The articles give no figure for {c.text} ({_KIND_EN[c.kind]} asked about); what they state is "
+                f"for {', '.join(instead)}: {unit.text}[{n}]")
+    return f"资料没有给出“{c.text}”的相关信息（所问{_KIND_ZH[c.kind]}）；文中给出的是“{'、'.join(instead)}”的：{unit.text}[{n}]"
+
+
+def _conflict_partial(ev: Evidence, conflict: FrameConflict) -> tuple[str, Unit] | None:
+    """The partial answer of a frame conflict: the unit stating the other value."""
+    hit = ev.hits[conflict.hit].chunk
+    at = hit.start + conflict.start
+    unit = next((u for u in ev.units if u.article_id == hit.article_id and u.start <= at < u.end), None)
+    if unit is None:
+        return None
+    return _partial_text(ev, conflict.asked, [conflict.stated], unit), unit
+
+
+def frame_conflict_of(ev: Evidence) -> FrameConflict | None:
+    """A date or number of the question that no passage states, whose frame a passage fills with
+    another value (:func:`~rag.answer.frames.frame_conflict`)."""
+    if not ev.missing:
+        return None
+    texts = [h.chunk.text for h in ev.hits]
+    normalised = [normalise(t) for t in texts]
+    unstated = [c for c in ev.missing if not any(normalise(c.text) in t for t in normalised)]
+    return frame_conflict(ev.kind.text, unstated, texts)
 
 
 def _partial(ev: Evidence) -> tuple[str, Unit] | None:
@@ -77,13 +110,7 @@ def _partial(ev: Evidence) -> tuple[str, Unit] | None:
         instead = stated_instead(c, best)
         if not instead:
             continue
-        n = best.hit + 1
-        if ev.kind.english:
-            text = (f"The articles give no figure for {c.text} ({_KIND_EN[c.kind]} asked about); what they state is "
-                    f"for {', '.join(instead)}: {best.text}[{n}]")
-        else:
-            text = f"资料没有给出“{c.text}”的相关信息（所问{_KIND_ZH[c.kind]}）；文中给出的是“{'、'.join(instead)}”的：{best.text}[{n}]"
-        return text, best
+        return _partial_text(ev, c, instead, best), best
     return None
 
 
@@ -102,6 +129,11 @@ def answer(ev: Evidence, policy: AnswerPolicy = AnswerPolicy(), threshold: float
         missing = [a for a in kind.anchors if not any(normalise(a) in t for t in texts)]
         if missing:
             return decline(ev, f"no passage mentions {', '.join(missing)}")
+    if rule_on("frame_conflict"):
+        conflict = frame_conflict_of(ev)
+        if conflict is not None:
+            return decline(ev, f"a passage states {conflict.stated} where the question asks {conflict.asked.text}",
+                           conflict)
     chosen = select(ev, policy, margin, reader)
     if not chosen:
         return decline(ev, f"no passage states a quantity in {kind.unit}")

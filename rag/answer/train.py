@@ -39,6 +39,7 @@ class Asked:
     hits: list
     idf: object
     near_miss: bool = False  # asked as its near-miss twin (gold visible, one constraint changed): a negative
+    whole_article: bool = False  # hidden with every passage of its gold article: the topic gone from the corpus
 
 
 def _read(engine, question: str, kind, qv, k: int, hidden: tuple[str, ...] = ()):
@@ -52,11 +53,14 @@ def _read(engine, question: str, kind, qv, k: int, hidden: tuple[str, ...] = ())
 
 
 def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, progress: Progress | None = None,
-            twins: dict | None = None) -> list[Asked]:
+            twins: dict | None = None, articles: dict[str, tuple[str, ...]] | None = None) -> list[Asked]:
     """Ask every question normally and with its gold hidden, and as its near-miss twin when
     ``twins`` (question id -> :class:`~rag.nearmiss.Twin`) has one; keep features and labels.
-    Hidden questions whose answer still stands in a sibling passage (``still``) are left out."""
+    Hidden questions whose answer still stands in a sibling passage (``still``) are left out.
+    ``articles`` (question id -> every passage of its gold article) asks once more with all of
+    them hidden where that hides more than the gold passages."""
     twins = twins or {}
+    articles = articles or {}
     out: list[Asked] = []
     idf = engine.idf
     for n, item in enumerate(questions):
@@ -64,10 +68,15 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
         answers = [normalise(a) for a in item["answers"] if normalise(a)]
         kind = analyse(item["question"])
         qv = engine.query_vector(item["question"])
-        for hidden in (False, True):
-            if hidden and item["id"] in still:
+        askings = [(), () if item["id"] in still else tuple(gold)]
+        whole = articles.get(item["id"], ())
+        if set(whole) - gold:
+            askings.append(tuple(whole))
+        for i, hide in enumerate(askings):
+            hidden = i > 0
+            if hidden and not hide:
                 continue
-            hits, units, view, rows = _read(engine, item["question"], kind, qv, k, tuple(gold) if hidden else ())
+            hits, units, view, rows = _read(engine, item["question"], kind, qv, k, hide)
             holds = [any(a in normalise(u.text) for a in answers) for u in units]
             if hidden and any(holds):
                 continue  # another passage states the answer too: not a clean negative
@@ -75,7 +84,8 @@ def collect(engine, questions: Sequence[dict], still: set[str], k: int = 5, prog
             answerable = bool(labels.sum()) if not hidden else False
             if not hidden and not answerable:
                 continue  # the gold passage was not retrieved, or no unit holds the answer whole
-            out.append(Asked(item["id"], hidden, answerable, view, units, rows, labels, hits, idf))
+            out.append(Asked(item["id"], hidden, answerable, view, units, rows, labels, hits, idf,
+                             whole_article=i == 2))
         twin = twins.get(item["id"])
         if twin is not None:
             hits, units, view, rows = _read(engine, twin.question, analyse(twin.question),
@@ -441,6 +451,7 @@ def fit_reader(
     info.update({
         "fitted_on_questions": len(normal),
         "fitted_on_hidden": sum(a.hidden for a in asked),
+        "fitted_on_hidden_articles": sum(a.whole_article for a in asked),
         "fitted_on_near_miss": sum(a.near_miss for a in asked),
         "units": int(len(y)),
         "unit_top1_train": round(top1_accuracy(asked, unit), 4),
@@ -475,15 +486,18 @@ def train(
     engine, bench, false_refusals: float = 0.03, progress: Progress | None = None, card: dict | None = None,
     median_chars: int = 60, evidence_model: str = "blend", near_miss: bool = True,
     constraint_false_refusals: float = 0.01, joins: bool = True, unit_trees: bool = False, unit_folds: int = 0,
+    hide_articles: bool = False,
 ) -> Reader:
     """Collect on ``bench`` (a :class:`~rag.bench.BenchSet` indexed by ``engine``) and fit;
-    ``near_miss`` adds each question's near-miss twin as a negative."""
-    from ..bench import article_texts, still_answerable
+    ``near_miss`` adds each question's near-miss twin as a negative, ``hide_articles`` each
+    question asked with its whole gold article hidden."""
+    from ..bench import article_texts, hidden_passages, still_answerable
     from ..nearmiss import twins
 
     started = time.perf_counter()
     pairs = twins(bench.questions, article_texts(bench)) if near_miss else {}
-    asked = collect(engine, bench.questions, still_answerable(bench), progress=progress, twins=pairs)
+    whole = hidden_passages(bench, "article") if hide_articles else {}
+    asked = collect(engine, bench.questions, still_answerable(bench), progress=progress, twins=pairs, articles=whole)
     info = {"data": bench.name, "data_hash": data_hash(bench.questions, bench.passages_sha256),
             "questions": len(bench.questions)}
     info.update(card or {})
