@@ -44,3 +44,8 @@ def test_the_value_asked_in_the_frame_in_any_passage_is_no_conflict():
     c = Constraint("第九届", "number")
     passages = ["第一届科技节在西区。", "第9届科技节在东区。"]
     assert frame_conflict("第九届科技节在哪里？", [c], passages) is None
+
+
+def test_numbers_listed_with_a_chinese_comma_are_read_apart():
+    c = Constraint("8月", "number")
+    assert frame_conflict("每年8月举办的庙会叫什么？", [c], ["每年7，8月举办庙会。"]) is None

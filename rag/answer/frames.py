@@ -17,7 +17,8 @@ from .features import normalise
 
 _DIGITS = "〇零一二两三四五六七八九"
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
-_NUM = r"[\d〇零一二两三四五六七八九十百千万亿]+(?:[.,，]\d+)*"
+# A Chinese comma between digits separates items (7，8月), not thousands: only 「,」 and 「.」 join.
+_NUM = r"[\d〇零一二两三四五六七八九十百千万亿]+(?:[.,]\d+)*"
 _RUN = re.compile(_NUM)
 # What can stand beside a number as its frame: characters of words, not punctuation or spaces.
 _FRAME_CHAR = re.compile(r"[一-龥A-Za-z]")
@@ -38,7 +39,7 @@ class FrameConflict:
 def numeral_value(text: str) -> float | None:
     """The value of a numeral written in digits or Chinese numerals (「十一」 11, 「一九八二」 1982,
     「2,500」 2500); None when it is not one."""
-    t = text.replace(",", "").replace("，", "")
+    t = text.replace(",", "")
     if not t:
         return None
     try:
