@@ -544,12 +544,18 @@ def evaluate_system(
     return evaluate_systems([system], bench, progress=progress, answers=answers)[0]
 
 
-def still_answerable(bench: BenchSet) -> set[str]:
-    """Ids of the questions whose gold answer string also stands in a passage of the same article
-    (same title) other than the gold ones: hiding the gold passage need not make them unanswerable."""
+def passages_by_title(bench: BenchSet) -> dict[str, list[dict]]:
+    """The benchmark's passages grouped by article (title), in file order."""
     by_title: dict[str, list[dict]] = {}
     for p in bench.passages:
         by_title.setdefault(p["title"], []).append(p)
+    return by_title
+
+
+def still_answerable(bench: BenchSet) -> set[str]:
+    """Ids of the questions whose gold answer string also stands in a passage of the same article
+    (same title) other than the gold ones: hiding the gold passage need not make them unanswerable."""
+    by_title = passages_by_title(bench)
     title_of = {p["id"]: p["title"] for p in bench.passages}
     out = set()
     for q in bench.questions:
@@ -572,25 +578,21 @@ def hidden_passages(bench: BenchSet, scope: str = "passage") -> dict[str, tuple[
         raise ValueError(f"hide scope {scope!r}: expected one of {', '.join(HIDE_SCOPES)}")
     if scope == "passage":
         return {q["id"]: tuple(q["passage_ids"]) for q in bench.questions}
-    by_title: dict[str, list[str]] = {}
-    for p in bench.passages:
-        by_title.setdefault(p["title"], []).append(p["id"])
+    by_title = passages_by_title(bench)
     title_of = {p["id"]: p["title"] for p in bench.passages}
     out = {}
     for q in bench.questions:
         ids = list(q["passage_ids"])
         for t in dict.fromkeys(title_of[g] for g in q["passage_ids"] if g in title_of):
-            ids += [pid for pid in by_title[t] if pid not in ids]
+            ids += [p["id"] for p in by_title[t] if p["id"] not in ids]
         out[q["id"]] = tuple(ids)
     return out
 
 
 def article_texts(bench: BenchSet) -> dict[str, str]:
     """Each passage id's whole article: the title and every passage of that title."""
-    by_title: dict[str, list[str]] = {}
-    for p in bench.passages:
-        by_title.setdefault(p["title"], []).append(p["text"])
-    return {p["id"]: p["title"] + "\n" + "\n".join(by_title[p["title"]]) for p in bench.passages}
+    by_title = passages_by_title(bench)
+    return {p["id"]: p["title"] + "\n" + "\n".join(q["text"] for q in by_title[p["title"]]) for p in bench.passages}
 
 
 def evaluate_systems(

@@ -115,7 +115,7 @@ def frame_conflict(question: str, missing: Iterable[Constraint], passages: Seque
             for p in patterns:
                 for m in p.finditer(text):
                     values = tuple(numeral_value(g) for g in m.groups())
-                    if values == asked or normalise(m.group(0)).find(normalise(c.text)) >= 0:
+                    if values == asked or normalise(c.text) in normalise(m.group(0)):
                         same = True
                     else:
                         found.append(FrameConflict(c, _stated(c, m), n, m.start(), m.end()))
